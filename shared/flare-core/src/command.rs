@@ -1,0 +1,336 @@
+//! The commands that change incidents, and the rules they obey.
+//!
+//! Each command is validated into domain types at the edge, then applied here as a pure function of the
+//! current incident, the actor and the time: it returns the next state and the one timeline event recording
+//! the change, or says why the change is refused. No I/O happens here, so both store adapters commit exactly
+//! what these functions decide.
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use crate::access::Actor;
+use crate::error::{DomainError, ValidationErrors};
+use crate::incident::{AffectedSystem, ExternalTicket, Incident, Severity, Source, Status};
+use crate::text::{Description, FollowUp, Message, PersonName, RootCause, Title};
+use crate::ticket::TicketNumber;
+use crate::timefmt::truncate_to_micros;
+use crate::timeline::{EventKind, TimelineEvent, diff};
+
+/// How far in the future a start, detection or resolution time may lie: clocks drift, forms are slow.
+const FUTURE_SLACK: Duration = Duration::minutes(5);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OpenIncident {
+    pub title: Title,
+    pub description: Description,
+    pub severity: Severity,
+    pub systems: Vec<AffectedSystem>,
+    pub engineer: Option<PersonName>,
+    /// Defaults to now.
+    pub started_at: Option<OffsetDateTime>,
+    pub detected_at: Option<OffsetDateTime>,
+    pub source: Source,
+    pub notify: bool,
+}
+
+/// A change of some fields. Absent fields stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdateIncident {
+    pub ticket: TicketNumber,
+    pub expected_version: Option<u64>,
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub severity: Option<Severity>,
+    /// Investigating, identified or monitoring; resolving and reopening have their own commands.
+    pub status: Option<Status>,
+    pub systems: Option<Vec<AffectedSystem>>,
+    pub engineer: Option<PersonName>,
+    pub started_at: Option<OffsetDateTime>,
+    pub detected_at: Option<OffsetDateTime>,
+    pub external: Option<ExternalTicket>,
+    pub root_cause: Option<RootCause>,
+    pub follow_ups: Option<Vec<FollowUp>>,
+    pub message: Option<Message>,
+    pub notify: bool,
+}
+
+impl UpdateIncident {
+    /// An update of `ticket` that changes nothing yet.
+    pub fn new(ticket: TicketNumber) -> Self {
+        Self {
+            ticket,
+            expected_version: None,
+            title: None,
+            description: None,
+            severity: None,
+            status: None,
+            systems: None,
+            engineer: None,
+            started_at: None,
+            detected_at: None,
+            external: None,
+            root_cause: None,
+            follow_ups: None,
+            message: None,
+            notify: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolveIncident {
+    pub ticket: TicketNumber,
+    pub expected_version: Option<u64>,
+    /// Defaults to now.
+    pub resolved_at: Option<OffsetDateTime>,
+    pub message: Option<Message>,
+    pub root_cause: Option<RootCause>,
+    pub notify: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReopenIncident {
+    pub ticket: TicketNumber,
+    pub expected_version: Option<u64>,
+    pub message: Option<Message>,
+    pub notify: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AddNote {
+    pub ticket: TicketNumber,
+    pub expected_version: Option<u64>,
+    pub message: Message,
+}
+
+/// A command on an existing incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Update(Box<UpdateIncident>),
+    Resolve(ResolveIncident),
+    Reopen(ReopenIncident),
+    Note(AddNote),
+}
+
+/// Fields of [`Incident`] that are bookkeeping, not content, and so never appear in a timeline diff.
+const NOT_DIFFED: &[&str] = &["version", "updated_at", "created_at", "ticket"];
+
+fn not_in_future(errors: &mut ValidationErrors, field: &str, t: Option<OffsetDateTime>, now: OffsetDateTime) {
+    if t.is_some_and(|t| t > now + FUTURE_SLACK) {
+        errors.push(field, "must not be in the future");
+    }
+}
+
+impl OpenIncident {
+    /// The new incident with number `ticket`, and its opening event.
+    pub fn apply(
+        self,
+        ticket: TicketNumber,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(Incident, TimelineEvent), DomainError> {
+        let now = truncate_to_micros(now);
+        let started_at = truncate_to_micros(self.started_at.unwrap_or(now));
+        let detected_at = self.detected_at.map(truncate_to_micros);
+        let mut errors = ValidationErrors::new();
+        not_in_future(&mut errors, "started_at", Some(started_at), now);
+        not_in_future(&mut errors, "detected_at", detected_at, now);
+        if detected_at.is_some_and(|d| d < started_at) {
+            errors.push("detected_at", "must not be before started_at");
+        }
+        errors.check(crate::incident::validate_systems("systems", self.systems.clone()));
+        errors.finish()?;
+
+        let reporter = PersonName::parse("reporter", &actor.name)
+            .or_else(|_| PersonName::parse("reporter", &actor.id))
+            .map_err(ValidationErrors::from)?;
+        let incident = Incident {
+            ticket,
+            title: self.title,
+            description: self.description,
+            severity: self.severity,
+            status: Status::Investigating,
+            systems: self.systems,
+            engineer: self.engineer,
+            reporter,
+            started_at,
+            detected_at,
+            resolved_at: None,
+            external: None,
+            source: self.source,
+            root_cause: None,
+            follow_ups: Vec::new(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let changes = diff(&serde_json::Value::Null, &to_json(&incident), NOT_DIFFED);
+        let event = TimelineEvent {
+            ticket,
+            seq: 1,
+            at: now,
+            actor: actor.clone(),
+            kind: EventKind::Opened,
+            changes,
+            message: None,
+            notify: self.notify,
+        };
+        Ok((incident, event))
+    }
+}
+
+fn to_json(i: &Incident) -> serde_json::Value {
+    // Serialising plain data to a Value cannot fail; Null would only make the diff list every field.
+    serde_json::to_value(i).unwrap_or_default()
+}
+
+impl Command {
+    pub fn ticket(&self) -> TicketNumber {
+        match self {
+            Self::Update(c) => c.ticket,
+            Self::Resolve(c) => c.ticket,
+            Self::Reopen(c) => c.ticket,
+            Self::Note(c) => c.ticket,
+        }
+    }
+
+    pub fn expected_version(&self) -> Option<u64> {
+        match self {
+            Self::Update(c) => c.expected_version,
+            Self::Resolve(c) => c.expected_version,
+            Self::Reopen(c) => c.expected_version,
+            Self::Note(c) => c.expected_version,
+        }
+    }
+
+    /// The incident after this command, and the event recording it.
+    pub fn apply(
+        self,
+        current: &Incident,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(Incident, TimelineEvent), DomainError> {
+        let now = truncate_to_micros(now);
+        if let Some(expected) = self.expected_version()
+            && expected != current.version
+        {
+            return Err(DomainError::Conflict { ticket: current.ticket, current: current.version });
+        }
+        let refuse = |reason| DomainError::InvalidTransition { ticket: current.ticket, status: current.status, reason };
+        let mut next = current.clone();
+        let (kind, message, notify) = match self {
+            Self::Update(c) => {
+                apply_update(&mut next, &c, now, refuse)?;
+                (EventKind::Updated, c.message, c.notify)
+            }
+            Self::Resolve(c) => {
+                if !current.is_open() {
+                    return Err(refuse("it is already resolved"));
+                }
+                let resolved_at = truncate_to_micros(c.resolved_at.unwrap_or(now));
+                let mut errors = ValidationErrors::new();
+                not_in_future(&mut errors, "resolved_at", Some(resolved_at), now);
+                if resolved_at < current.started_at {
+                    errors.push("resolved_at", "must not be before the incident started");
+                }
+                errors.finish()?;
+                next.status = Status::Resolved;
+                next.resolved_at = Some(resolved_at);
+                if let Some(rc) = c.root_cause {
+                    next.root_cause = Some(rc);
+                }
+                (EventKind::Resolved, c.message, c.notify)
+            }
+            Self::Reopen(c) => {
+                if current.is_open() {
+                    return Err(refuse("only a resolved incident can be reopened"));
+                }
+                next.status = Status::Investigating;
+                next.resolved_at = None;
+                (EventKind::Reopened, c.message, c.notify)
+            }
+            Self::Note(c) => (EventKind::Note, Some(c.message), false),
+        };
+        let changes = diff(&to_json(current), &to_json(&next), NOT_DIFFED);
+        if changes.is_empty() && message.is_none() {
+            return Err(DomainError::NoChange);
+        }
+        next.version = current.version + 1;
+        next.updated_at = now;
+        let event = TimelineEvent {
+            ticket: current.ticket,
+            seq: next.version,
+            at: now,
+            actor: actor.clone(),
+            kind,
+            changes,
+            message,
+            notify,
+        };
+        Ok((next, event))
+    }
+}
+
+fn apply_update(
+    next: &mut Incident,
+    c: &UpdateIncident,
+    now: OffsetDateTime,
+    refuse: impl Fn(&'static str) -> DomainError,
+) -> Result<(), DomainError> {
+    match c.status {
+        Some(Status::Resolved) => {
+            return Err(refuse("resolve it with the resolve command, which records when it ended"));
+        }
+        Some(_) if !next.is_open() => return Err(refuse("reopen it before changing its status")),
+        Some(s) => next.status = s,
+        None => {}
+    }
+    let mut errors = ValidationErrors::new();
+    let started_at = c.started_at.map(truncate_to_micros);
+    let detected_at = c.detected_at.map(truncate_to_micros);
+    not_in_future(&mut errors, "started_at", started_at, now);
+    not_in_future(&mut errors, "detected_at", detected_at, now);
+    let new_start = started_at.unwrap_or(next.started_at);
+    if next.resolved_at.is_some_and(|r| r < new_start) {
+        errors.push("started_at", "must not be after the incident was resolved");
+    }
+    if detected_at.or(next.detected_at).is_some_and(|d| d < new_start) {
+        errors.push("detected_at", "must not be before started_at");
+    }
+    if let Some(systems) = &c.systems {
+        errors.check(crate::incident::validate_systems("systems", systems.clone()));
+    }
+    if let Some(f) = &c.follow_ups
+        && f.len() > crate::limits::FOLLOW_UPS_MAX
+    {
+        errors.push("follow_ups", format!("must list at most {} actions", crate::limits::FOLLOW_UPS_MAX));
+    }
+    errors.finish()?;
+
+    set(&mut next.title, &c.title);
+    set(&mut next.description, &c.description);
+    set(&mut next.severity, &c.severity);
+    set(&mut next.systems, &c.systems);
+    set(&mut next.started_at, &started_at);
+    set(&mut next.follow_ups, &c.follow_ups);
+    if c.engineer.is_some() {
+        next.engineer = c.engineer.clone();
+    }
+    if detected_at.is_some() {
+        next.detected_at = detected_at;
+    }
+    if c.external.is_some() {
+        next.external = c.external.clone();
+    }
+    if c.root_cause.is_some() {
+        next.root_cause = c.root_cause.clone();
+    }
+    Ok(())
+}
+
+fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
+    if let Some(v) = value {
+        *slot = v.clone();
+    }
+}

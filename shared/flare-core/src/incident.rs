@@ -1,0 +1,278 @@
+//! The incident aggregate and its value types.
+//!
+//! An [`Incident`] is only ever changed by a command in [`crate::command`], which returns the next state and the
+//! timeline event recording it; its `version` counts those events.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::FieldError;
+use crate::limits;
+use crate::text::{Description, ExternalId, FollowUp, Line, PersonName, RootCause, Title};
+use crate::ticket::TicketNumber;
+use crate::timefmt::serde_rfc3339;
+
+/// Declares a closed set of wire names, one spelling for JSON, forms and stores, with a parser whose error
+/// lists the choices.
+#[macro_export]
+macro_rules! choice {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+
+            pub fn parse(field: &str, raw: &str) -> Result<Self, $crate::error::FieldError> {
+                let s = raw.trim();
+                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                    $crate::error::FieldError::new(field, format!("must be one of {}", names.join(", ")))
+                })
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as ::serde::Deserialize>::deserialize(d)?;
+                Self::parse(stringify!($name), &s).map_err(|e| serde::de::Error::custom(e.reason))
+            }
+        }
+    };
+}
+
+choice!(
+    /// How bad it is. `Sev1` is the worst.
+    Severity {
+        /// Critical: a core service is down for everyone.
+        Sev1 = "sev1",
+        /// Major: a core service is badly degraded, or a secondary one is down.
+        Sev2 = "sev2",
+        /// Minor: degraded with a workaround.
+        Sev3 = "sev3",
+        /// Low: cosmetic or a handful of people.
+        Sev4 = "sev4",
+    }
+);
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sev1 => "critical",
+            Self::Sev2 => "major",
+            Self::Sev3 => "minor",
+            Self::Sev4 => "low",
+        }
+    }
+}
+
+choice!(
+    /// Where the incident is in its lifecycle: investigating → identified → monitoring → resolved, and reopen.
+    Status {
+        Investigating = "investigating",
+        Identified = "identified",
+        Monitoring = "monitoring",
+        Resolved = "resolved",
+    }
+);
+
+choice!(
+    /// What an incident does to one system.
+    Impact {
+        Degraded = "degraded",
+        PartialOutage = "partial_outage",
+        MajorOutage = "major_outage",
+    }
+);
+
+/// A system's catalog id: a lowercase slug such as `vpn` or `payroll-eu`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SystemId(String);
+
+impl SystemId {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let s = raw.trim().to_ascii_lowercase();
+        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
+        if s.is_empty() {
+            return Err(FieldError::new(field, "is required"));
+        }
+        if s.len() > limits::SYSTEM_ID_MAX || !s.chars().all(ok_char) || s.starts_with('-') {
+            return Err(FieldError::new(
+                field,
+                format!("must be a system id of letters, digits, '-' and '_', at most {} long", limits::SYSTEM_ID_MAX),
+            ));
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SystemId {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse("system", &s).map_err(|e| e.reason)
+    }
+}
+
+impl From<SystemId> for String {
+    fn from(s: SystemId) -> Self {
+        s.0
+    }
+}
+
+impl fmt::Display for SystemId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One system an incident affects, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffectedSystem {
+    pub system: SystemId,
+    pub impact: Impact,
+}
+
+/// Parses a list of affected systems: at most [`limits::SYSTEMS_MAX`], each at most once.
+pub fn validate_systems(field: &str, systems: Vec<AffectedSystem>) -> Result<Vec<AffectedSystem>, FieldError> {
+    if systems.len() > limits::SYSTEMS_MAX {
+        return Err(FieldError::new(field, format!("must list at most {} systems", limits::SYSTEMS_MAX)));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = systems.iter().find(|s| !seen.insert(&s.system)) {
+        return Err(FieldError::new(field, format!("lists {} more than once", dup.system)));
+    }
+    Ok(systems)
+}
+
+/// The ticket in the organisation's ticketing system that mirrors this incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalTicket {
+    /// `servicenow`, `jira`, `github` or `webhook`.
+    pub system: Line<32>,
+    pub key: ExternalId,
+    pub url: Option<Line<{ limits::URL_MAX }>>,
+}
+
+choice!(
+    /// The way a command reached Flare.
+    Channel {
+        Form = "form",
+        Api = "api",
+        Sheet = "sheet",
+        Probe = "probe",
+        Cli = "cli",
+    }
+);
+
+/// Where an incident came from. Polled rows carry the source's own row id, so that a second poll of the same
+/// row finds the incident instead of opening a new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub channel: Channel,
+    pub external_id: Option<ExternalId>,
+}
+
+impl Source {
+    pub fn new(channel: Channel) -> Self {
+        Self { channel, external_id: None }
+    }
+}
+
+/// An incident as it stands now. Its history is the timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub ticket: TicketNumber,
+    pub title: Title,
+    pub description: Description,
+    pub severity: Severity,
+    pub status: Status,
+    pub systems: Vec<AffectedSystem>,
+    pub engineer: Option<PersonName>,
+    pub reporter: PersonName,
+    #[serde(with = "serde_rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "serde_rfc3339::option")]
+    pub detected_at: Option<OffsetDateTime>,
+    #[serde(with = "serde_rfc3339::option")]
+    pub resolved_at: Option<OffsetDateTime>,
+    pub external: Option<ExternalTicket>,
+    pub source: Source,
+    pub root_cause: Option<RootCause>,
+    pub follow_ups: Vec<FollowUp>,
+    /// Counts committed changes: 1 after open. Updates name the version they were made against.
+    pub version: u64,
+    #[serde(with = "serde_rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "serde_rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl Incident {
+    pub fn is_open(&self) -> bool {
+        self.status != Status::Resolved
+    }
+
+    /// Whether the incident overlaps the half-open window `[from, to)`: it started before the window ends and
+    /// was still open at the window's start or ended after it. An incident occupies `[started_at, resolved_at)`.
+    pub fn overlaps(&self, from: OffsetDateTime, to: OffsetDateTime) -> bool {
+        self.started_at < to && self.resolved_at.is_none_or(|r| r > from)
+    }
+
+    pub fn affects(&self, system: &SystemId) -> bool {
+        self.systems.iter().any(|s| &s.system == system)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_parse_case_insensitively_and_list_the_options_when_wrong() {
+        assert_eq!(Severity::parse("severity", "SEV2").unwrap(), Severity::Sev2);
+        let e = Severity::parse("severity", "urgent").unwrap_err();
+        assert_eq!(e.reason, "must be one of sev1, sev2, sev3, sev4");
+        assert_eq!(Impact::parse("impact", "partial_outage").unwrap(), Impact::PartialOutage);
+    }
+
+    #[test]
+    fn system_ids_are_lowercase_slugs() {
+        assert_eq!(SystemId::parse("system", " VPN ").unwrap().as_str(), "vpn");
+        assert!(SystemId::parse("system", "pay roll").is_err());
+        assert!(SystemId::parse("system", "<script>").is_err());
+    }
+
+    #[test]
+    fn a_system_listed_twice_is_refused() {
+        let vpn = SystemId::parse("system", "vpn").unwrap();
+        let list = vec![
+            AffectedSystem { system: vpn.clone(), impact: Impact::Degraded },
+            AffectedSystem { system: vpn, impact: Impact::MajorOutage },
+        ];
+        assert_eq!(validate_systems("systems", list).unwrap_err().reason, "lists vpn more than once");
+    }
+}

@@ -1,0 +1,39 @@
+//! Flare's domain, free of AWS, network and database code.
+//!
+//! - Validated value types: [`TicketNumber`], [`Severity`], [`Status`], [`Impact`], [`SystemId`],
+//!   [`EmailAddress`] and the bounded texts in [`text`]. Each is parsed once at the edge and trusted inside.
+//! - The incident aggregate and its timeline ([`incident`], [`timeline`]), and the commands that change it
+//!   ([`command`]): every change is a pure function from the current state to the next state plus one
+//!   timeline event, so both store adapters commit exactly the same thing.
+//! - The catalog of systems and subscribers ([`catalog`]), people and API keys ([`access`]).
+//! - Dashboard windows and pages ([`window`]).
+//! - The ports that adapters implement ([`ports`]) and the [`service`] that drives them.
+//!
+//! Limits live in [`limits`]; errors that name a field live in [`error`].
+
+pub mod access;
+pub mod catalog;
+pub mod command;
+pub mod error;
+pub mod incident;
+pub mod limits;
+pub mod ports;
+pub mod service;
+pub mod text;
+pub mod ticket;
+pub mod timefmt;
+pub mod timeline;
+pub mod window;
+
+pub use access::{Actor, ActorKind, ApiKey, ApiKeyHash, Scope, User, Username};
+pub use catalog::{EmailAddress, PhoneNumber, Subscriber, System};
+pub use command::{AddNote, Command, OpenIncident, ReopenIncident, ResolveIncident, UpdateIncident};
+pub use error::{DomainError, FieldError, StoreError, ValidationErrors};
+pub use incident::{AffectedSystem, Channel, ExternalTicket, Impact, Incident, Severity, Source, Status, SystemId};
+pub use ports::{
+    AccessStore, CatalogStore, Clock, Committed, IdempotencyKey, IncidentStore, NewIncident, Store, SystemClock,
+};
+pub use service::IncidentService;
+pub use ticket::TicketNumber;
+pub use timeline::{EventKind, FieldChange, TimelineEvent};
+pub use window::{Cursor, Page, Window, WindowQuery};

@@ -1,0 +1,139 @@
+//! The ports: what Flare needs from storage and time. Adapters live in `flare-aws` (DynamoDB) and
+//! `flare-embedded` (SQLite); one contract suite in the `tests` crate holds both to the same behaviour.
+//!
+//! The store is cut into three traits by what they own (incidents and their timeline, the catalog, access) so
+//! that each reads on its own; [`Store`] is all three, which is what the service and the HTTP layer take.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::access::{ApiKey, ApiKeyHash, User, Username};
+use crate::catalog::{Subscriber, System};
+use crate::error::StoreError;
+use crate::incident::{Incident, Source, SystemId};
+use crate::ticket::TicketNumber;
+use crate::timefmt::serde_rfc3339;
+use crate::timeline::TimelineEvent;
+use crate::window::{Page, WindowQuery};
+
+/// What a request with an idempotency key committed, kept so that a retry gets the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyKey {
+    /// The client's key, prefixed with the principal, so two clients' keys never collide.
+    pub key: String,
+    /// A hash of the request, so that reusing a key for a different request is caught.
+    pub fingerprint: String,
+    pub ticket: TicketNumber,
+    pub version: u64,
+    #[serde(with = "serde_rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// The result of a command: the incident's ticket and version after it, and whether this was a replay of an
+/// earlier request with the same idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Committed {
+    pub ticket: TicketNumber,
+    pub version: u64,
+    pub replayed: bool,
+}
+
+/// A new incident and its opening event, written together.
+#[derive(Debug, Clone, Copy)]
+pub struct NewIncident<'a> {
+    pub incident: &'a Incident,
+    pub event: &'a TimelineEvent,
+    pub idempotency: Option<&'a IdempotencyKey>,
+}
+
+/// Incidents and their timelines.
+#[async_trait]
+pub trait IncidentStore: Send + Sync {
+    /// Hands out the next ticket number. Numbers only grow and are never reused: one whose create then fails
+    /// is skipped, so the sequence may have gaps but never duplicates.
+    async fn next_ticket(&self) -> Result<TicketNumber, StoreError>;
+
+    /// Writes a new incident, its opening event and its idempotency record in one transaction.
+    ///
+    /// Fails with [`StoreError::IdempotencyKeyTaken`] when the key is already recorded (and not expired), and
+    /// with [`StoreError::AlreadyExists`] when the incident's source external id is already taken. Either way
+    /// nothing is written.
+    async fn create(&self, new: NewIncident<'_>) -> Result<(), StoreError>;
+
+    /// Replaces an incident with its next state and appends the event recording the change, in one
+    /// transaction, provided the stored version is still `incident.version - 1`. Otherwise fails with
+    /// [`StoreError::Conflict`] naming the current version, or [`StoreError::IdempotencyKeyTaken`], and
+    /// writes nothing.
+    async fn save(
+        &self,
+        incident: &Incident,
+        event: &TimelineEvent,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<(), StoreError>;
+
+    /// The record of an idempotency key, unless it has expired.
+    async fn idempotency(&self, key: &str, now: OffsetDateTime) -> Result<Option<IdempotencyKey>, StoreError>;
+
+    async fn get(&self, ticket: TicketNumber) -> Result<Option<Incident>, StoreError>;
+
+    /// Every event of an incident, oldest first.
+    async fn timeline(&self, ticket: TicketNumber) -> Result<Vec<TimelineEvent>, StoreError>;
+
+    /// One page of the incidents overlapping the query's window, newest start first.
+    async fn list_window(&self, query: &WindowQuery) -> Result<Page<Incident>, StoreError>;
+
+    /// Every incident not resolved, newest start first.
+    async fn list_open(&self) -> Result<Vec<Incident>, StoreError>;
+
+    /// The incident opened from this source row, if any.
+    async fn find_by_external_id(&self, source: &Source) -> Result<Option<Incident>, StoreError>;
+}
+
+/// Systems and who subscribes to them.
+#[async_trait]
+pub trait CatalogStore: Send + Sync {
+    /// Creates or replaces a system.
+    async fn put_system(&self, system: &System) -> Result<(), StoreError>;
+    async fn get_system(&self, id: &SystemId) -> Result<Option<System>, StoreError>;
+    /// Every system, by id.
+    async fn list_systems(&self) -> Result<Vec<System>, StoreError>;
+    /// Creates or replaces a subscriber, keyed by system and contact (see [`Subscriber::contact_key`]).
+    async fn put_subscriber(&self, subscriber: &Subscriber) -> Result<(), StoreError>;
+    /// Every subscriber of one system, by contact key.
+    async fn subscribers(&self, system: &SystemId) -> Result<Vec<Subscriber>, StoreError>;
+}
+
+/// People and API keys.
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    /// Fails with [`StoreError::AlreadyExists`] when the username is taken.
+    async fn create_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn get_user(&self, username: &Username) -> Result<Option<User>, StoreError>;
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+    async fn find_api_key(&self, hash: &ApiKeyHash) -> Result<Option<ApiKey>, StoreError>;
+    /// Every key, revoked ones included, by id.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+    /// Marks a key revoked. `false` when there is no such key; revoking twice keeps the first time.
+    async fn revoke_api_key(&self, id: &str, at: OffsetDateTime) -> Result<bool, StoreError>;
+}
+
+/// Everything Flare stores.
+pub trait Store: IncidentStore + CatalogStore + AccessStore {}
+
+impl<T: IncidentStore + CatalogStore + AccessStore> Store for T {}
+
+/// The time, injected so that tests control it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
