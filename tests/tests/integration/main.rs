@@ -1,0 +1,11 @@
+//! Flare's integration tests: whole flows against real local services, in one test binary.
+//!
+//! - `contract`: the storage contract, each case written once and run against every adapter — SQLite in a
+//!   temporary file and DynamoDB Local (started by `scripts/test`, which exports its endpoint).
+//!
+//! A service that is missing fails the run with a message saying how to start it; nothing is skipped.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod contract;
+mod support;
