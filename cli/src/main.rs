@@ -1,1 +1,50 @@
-fn main() {}
+//! The `flare` command: runs a self-hosted Flare and administers it.
+//!
+//! `main` only parses arguments, sets up logging and dispatches; each command lives in its own module.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod keys;
+
+/// Flare: the help desk's incident and outage system.
+#[derive(Debug, Parser)]
+#[command(name = "flare", version, about, long_about = None)]
+struct Cli {
+    /// The SQLite database of a self-hosted installation; created on first use.
+    #[arg(long, global = true, env = "FLARE_DB", default_value = "./flare.db")]
+    db: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage API keys for monitoring tools and dashboards.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FLARE_LOG").unwrap_or_else(|_| "flare=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Keys(command) => keys::run(&cli.db, command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

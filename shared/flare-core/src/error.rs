@@ -29,6 +29,8 @@ impl fmt::Display for FieldError {
     }
 }
 
+impl std::error::Error for FieldError {}
+
 /// All the field errors of one input, collected so the caller sees every problem at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ValidationErrors(pub Vec<FieldError>);
