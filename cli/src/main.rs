@@ -7,7 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod demo;
 mod keys;
+mod serve;
+mod users;
 
 /// Flare: the help desk's incident and outage system.
 #[derive(Debug, Parser)]
@@ -23,6 +26,11 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run Flare: the form, the dashboard and the API, on the embedded database.
+    Serve(serve::ServeArgs),
+    /// Manage people who sign in to the form.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// Manage API keys for monitoring tools and dashboards.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -38,6 +46,8 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => serve::run(&cli.db, args).await,
+        Command::Users(command) => users::run(&cli.db, command).await,
         Command::Keys(command) => keys::run(&cli.db, command).await,
     };
     match result {

@@ -14,6 +14,7 @@
 pub mod access;
 pub mod catalog;
 pub mod command;
+pub mod config;
 pub mod error;
 pub mod incident;
 pub mod limits;
@@ -23,6 +24,7 @@ pub mod text;
 pub mod ticket;
 pub mod timefmt;
 pub mod timeline;
+pub mod view;
 pub mod window;
 
 pub use access::{Actor, ActorKind, ApiKey, ApiKeyHash, Scope, User, Username};

@@ -1,0 +1,98 @@
+//! `flare serve`: the self-hosted Flare. One process on an embedded SQLite database serving the same routers
+//! the Lambdas run.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use flare_core::{AccessStore, IncidentService, SystemClock};
+use flare_embedded::SqliteStore;
+use flare_http::{AppState, HttpConfig, SessionKey};
+use tracing::info;
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FLARE_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Seed a small catalog and sample incidents (only into an empty database).
+    #[arg(long)]
+    demo: bool,
+    /// Let anyone read the dashboard and its JSON; with `false`, reads need an API key or a signed-in user.
+    #[arg(long, env = "FLARE_PUBLIC_READS", default_value_t = true, action = clap::ArgAction::Set)]
+    public_reads: bool,
+    /// Origins allowed to read the JSON API from a browser, comma separated.
+    #[arg(long = "cors-origin", env = "FLARE_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Mark cookies Secure: set this when Flare is served over HTTPS (behind a TLS proxy).
+    #[arg(long, env = "FLARE_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// File holding the key that signs session cookies; created on first start. Defaults to `<db>.key`.
+    #[arg(long, env = "FLARE_SESSION_KEY_FILE")]
+    session_key_file: Option<PathBuf>,
+}
+
+pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
+    let fresh = !db.exists();
+    let store = SqliteStore::open(db).with_context(|| format!("cannot open the database {}", db.display()))?;
+    let store = Arc::new(store);
+    let service = IncidentService::new(store.clone(), Arc::new(SystemClock));
+    if args.demo && crate::demo::seed(&service).await? {
+        info!("seeded the demo catalog and sample incidents");
+    }
+
+    let key_file = args.session_key_file.unwrap_or_else(|| db.with_extension("key"));
+    let session_key = SessionKey::load_or_create(&key_file)
+        .with_context(|| format!("cannot read or create the session key file {}", key_file.display()))?;
+    let config = HttpConfig {
+        public_reads: args.public_reads,
+        cors_origins: args.cors_origins.into_iter().filter(|o| !o.is_empty()).collect(),
+        secure_cookies: args.secure_cookies,
+        session_key,
+        ..HttpConfig::default()
+    };
+    let app = flare_http::app(AppState::new(service, config));
+
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}: is another process using it? Try --bind", args.bind))?;
+    let addr = listener.local_addr()?;
+    if fresh {
+        eprintln!("Created a new Flare database at {}.", db.display());
+    }
+    if store.list_api_keys().await?.is_empty() {
+        eprintln!(
+            "To sign in to the form, create a user:   flare --db {db} users add NAME   (asks for a password)\n\
+             For monitoring tools, create an API key: flare --db {db} keys create --name monitoring --scope incidents:write",
+            db = db.display()
+        );
+    }
+    eprintln!("Flare is serving on http://{addr}/form (dashboard JSON: http://{addr}/api/incidents)");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
+    info!("stopped");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so that in-flight requests finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

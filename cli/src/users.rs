@@ -1,0 +1,72 @@
+//! `flare users`: people who sign in to the help desk's form. The password is read from standard input (so
+//! it stays out of shell history and process listings) and stored only as an argon2id hash.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use clap::Subcommand;
+use flare_core::text::PersonName;
+use flare_core::{AccessStore, Clock, Scope, StoreError, SystemClock, User, Username};
+use flare_embedded::SqliteStore;
+
+/// Shortest password accepted.
+const PASSWORD_MIN: usize = 12;
+/// Longest password accepted: hashing cost must stay bounded.
+const PASSWORD_MAX: usize = 1024;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UsersCommand {
+    /// Add a user; the password is read from standard input.
+    Add {
+        /// The sign-in name.
+        name: String,
+        /// The name shown on the timeline; defaults to the sign-in name.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Make the user an admin as well as able to open, update and close incidents.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+pub(crate) async fn run(db: &Path, command: UsersCommand) -> anyhow::Result<()> {
+    let store = SqliteStore::open(db).with_context(|| format!("cannot open the database {}", db.display()))?;
+    match command {
+        UsersCommand::Add { name, display_name, admin } => {
+            let username = Username::parse("NAME", &name)?;
+            let display_name = PersonName::parse("--display-name", display_name.as_deref().unwrap_or(&name))?;
+            let password = read_password()?;
+            let password_hash = flare_http::hash_password(&password).context("cannot hash the password")?;
+            let mut scopes = vec![Scope::IncidentsRead, Scope::IncidentsWrite];
+            if admin {
+                scopes.push(Scope::Admin);
+            }
+            let user =
+                User { username, display_name, password_hash, scopes, created_at: SystemClock.now(), disabled: false };
+            match store.create_user(&user).await {
+                Ok(()) => eprintln!("Added {}. They can sign in at /login.", user.username.as_str()),
+                Err(StoreError::AlreadyExists { .. }) => bail!("{} already exists", user.username.as_str()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("Password (at least {PASSWORD_MIN} characters), then Enter:");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    let len = password.chars().count();
+    if len < PASSWORD_MIN {
+        bail!("the password must be at least {PASSWORD_MIN} characters (it has {len})");
+    }
+    if len > PASSWORD_MAX {
+        bail!("the password must be at most {PASSWORD_MAX} characters");
+    }
+    Ok(password.to_string())
+}

@@ -1,0 +1,230 @@
+//! The public JSON shape of incidents, timelines and systems: what the dashboard endpoint, the intake API and
+//! any other reader see. The domain types stay free to change; these views are the contract.
+//!
+//! Times are RFC 3339 in UTC. `duration` is whole seconds from start to resolution, `null` while open.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::access::{Actor, ActorKind};
+use crate::catalog::System;
+use crate::incident::{AffectedSystem, Impact, Incident, Severity, Status, SystemId};
+use crate::ports::Committed;
+use crate::ticket::TicketNumber;
+use crate::timefmt::rfc3339;
+use crate::timeline::{EventKind, FieldChange, TimelineEvent};
+
+/// One system an incident affects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AffectedSystemView {
+    pub system: SystemId,
+    pub impact: Impact,
+}
+
+/// An incident as readers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentView {
+    pub ticket: TicketNumber,
+    pub title: String,
+    pub description: String,
+    pub status: Status,
+    pub severity: Severity,
+    pub systems: Vec<AffectedSystemView>,
+    pub engineer: Option<String>,
+    pub reporter: String,
+    pub started_at: String,
+    pub detected_at: Option<String>,
+    pub resolved_at: Option<String>,
+    /// Seconds from start to resolution; `None` while the incident is open.
+    pub duration: Option<i64>,
+    /// The mirror ticket in the organisation's ticketing system, when it has a URL.
+    pub ticket_url: Option<String>,
+    pub root_cause: Option<String>,
+    pub follow_ups: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: u64,
+}
+
+impl From<&Incident> for IncidentView {
+    fn from(i: &Incident) -> Self {
+        Self {
+            ticket: i.ticket,
+            title: i.title.to_string(),
+            description: i.description.to_string(),
+            status: i.status,
+            severity: i.severity,
+            systems: i.systems.iter().map(AffectedSystemView::from).collect(),
+            engineer: i.engineer.as_ref().map(ToString::to_string),
+            reporter: i.reporter.to_string(),
+            started_at: rfc3339(i.started_at),
+            detected_at: i.detected_at.map(rfc3339),
+            resolved_at: i.resolved_at.map(rfc3339),
+            duration: i.resolved_at.map(|r| (r - i.started_at).whole_seconds()),
+            ticket_url: i.external.as_ref().and_then(|e| e.url.as_ref()).map(ToString::to_string),
+            root_cause: i.root_cause.as_ref().map(ToString::to_string),
+            follow_ups: i.follow_ups.iter().map(ToString::to_string).collect(),
+            created_at: rfc3339(i.created_at),
+            updated_at: rfc3339(i.updated_at),
+            version: i.version,
+        }
+    }
+}
+
+impl From<&AffectedSystem> for AffectedSystemView {
+    fn from(s: &AffectedSystem) -> Self {
+        Self { system: s.system.clone(), impact: s.impact }
+    }
+}
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActorView {
+    pub kind: ActorKind,
+    pub id: String,
+    pub name: String,
+}
+
+impl From<&Actor> for ActorView {
+    fn from(a: &Actor) -> Self {
+        Self { kind: a.kind, id: a.id.clone(), name: a.name.clone() }
+    }
+}
+
+/// One field's value before and after a change; `null` means absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChangeView {
+    pub field: String,
+    pub from: Value,
+    pub to: Value,
+}
+
+impl From<&FieldChange> for FieldChangeView {
+    fn from(c: &FieldChange) -> Self {
+        Self { field: c.field.clone(), from: c.from.clone(), to: c.to.clone() }
+    }
+}
+
+/// One timeline event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventView {
+    pub seq: u64,
+    pub at: String,
+    pub actor: ActorView,
+    pub kind: EventKind,
+    pub changes: Vec<FieldChangeView>,
+    pub message: Option<String>,
+    pub notify: bool,
+}
+
+impl From<&TimelineEvent> for EventView {
+    fn from(e: &TimelineEvent) -> Self {
+        Self {
+            seq: e.seq,
+            at: rfc3339(e.at),
+            actor: ActorView::from(&e.actor),
+            kind: e.kind,
+            changes: e.changes.iter().map(FieldChangeView::from).collect(),
+            message: e.message.as_ref().map(ToString::to_string),
+            notify: e.notify,
+        }
+    }
+}
+
+/// An incident with its whole timeline, oldest event first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentDetailView {
+    #[serde(flatten)]
+    pub incident: IncidentView,
+    pub timeline: Vec<EventView>,
+}
+
+impl IncidentDetailView {
+    pub fn new(incident: &Incident, timeline: &[TimelineEvent]) -> Self {
+        Self { incident: IncidentView::from(incident), timeline: timeline.iter().map(EventView::from).collect() }
+    }
+}
+
+/// A system of the catalog, without its owner's contact details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SystemView {
+    pub id: SystemId,
+    pub name: String,
+    pub owner: Option<String>,
+}
+
+impl From<&System> for SystemView {
+    fn from(s: &System) -> Self {
+        Self { id: s.id.clone(), name: s.name.to_string(), owner: s.owner.as_ref().map(ToString::to_string) }
+    }
+}
+
+/// The answer to a command: the incident's ticket and version after it, whether it replayed an earlier request
+/// with the same idempotency key, and the incident as it now stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommittedView {
+    pub ticket: TicketNumber,
+    pub version: u64,
+    pub replayed: bool,
+    pub incident: IncidentView,
+}
+
+impl CommittedView {
+    pub fn new(committed: Committed, incident: &Incident) -> Self {
+        Self {
+            ticket: committed.ticket,
+            version: committed.version,
+            replayed: committed.replayed,
+            incident: IncidentView::from(incident),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{Channel, Source};
+    use crate::text::{Description, PersonName, Title};
+    use time::macros::datetime;
+
+    fn incident() -> Incident {
+        let t = datetime!(2026-11-22 09:00 UTC);
+        Incident {
+            ticket: TicketNumber::from_number(7).unwrap(),
+            title: Title::parse("title", "VPN down").unwrap(),
+            description: Description::parse("description", "No one can connect").unwrap(),
+            severity: Severity::Sev2,
+            status: Status::Resolved,
+            systems: vec![],
+            engineer: None,
+            reporter: PersonName::parse("reporter", "Ada").unwrap(),
+            started_at: t,
+            detected_at: None,
+            resolved_at: Some(t + time::Duration::minutes(90)),
+            external: None,
+            source: Source::new(Channel::Api),
+            root_cause: None,
+            follow_ups: vec![],
+            version: 3,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    #[test]
+    fn the_duration_of_a_resolved_incident_is_in_seconds() {
+        let view = IncidentView::from(&incident());
+        assert_eq!(view.duration, Some(5400));
+        assert_eq!(view.started_at, "2026-11-22T09:00:00Z");
+    }
+
+    #[test]
+    fn an_open_incident_has_no_duration() {
+        let mut i = incident();
+        i.resolved_at = None;
+        i.status = Status::Investigating;
+        let json = serde_json::to_value(IncidentView::from(&i)).unwrap();
+        assert_eq!(json["duration"], Value::Null);
+        assert_eq!(json["ticket"], "INC-7");
+    }
+}
