@@ -2,10 +2,14 @@
 //!
 //! - `contract`: the storage contract, each case written once and run against every adapter — SQLite in a
 //!   temporary file and DynamoDB Local (started by `scripts/test`, which exports its endpoint).
+//! - `lambda`: API Gateway events from `events/` through the intake and dashboard routers, on DynamoDB Local.
+//! - `template`: `infra/template.yaml` declares the table the store defines.
 //!
 //! A service that is missing fails the run with a message saying how to start it; nothing is skipped.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contract;
+mod lambda;
 mod support;
+mod template;

@@ -60,8 +60,8 @@ pub async fn ticket_numbers_are_never_reused_after_a_failed_create(b: Backend) {
 
 pub async fn an_opened_incident_reads_back_as_committed(b: Backend) {
     let service = b.service();
-    let committed = service.open(open("Payroll down", NOW - Duration::hours(1), &["payroll", "vpn"]), &agent(), None);
-    let committed = committed.await.unwrap();
+    let payroll = open("Payroll down", NOW - Duration::hours(1), &["payroll", "vpn"]);
+    let committed = service.open(payroll, &agent(), None).await.unwrap();
     let incident = b.store.get(committed.ticket).await.unwrap().unwrap();
     assert_eq!(incident.ticket, committed.ticket);
     assert_eq!(incident.version, 1);

@@ -1,0 +1,69 @@
+//! The Lambda path: API Gateway HTTP API events from `events/` go through `lambda_http`'s own decoding into
+//! the same routers the intake and dashboard functions run, over DynamoDB Local. A monitoring tool opens,
+//! updates and resolves an incident; the dashboard then shows it with its timeline.
+
+use axum::Router;
+use flare_core::text::PersonName;
+use flare_core::{AccessStore, ApiKey, ApiKeyHash, IncidentService, Scope};
+use flare_http::{AppState, HttpConfig};
+use http::StatusCode;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::support::{self, NOW};
+
+/// The test token in the write events' `Authorization` header (see events/README.md).
+const EVENT_TOKEN: &str = "fk_0000feedbeef.7e5d0c1b2a3948576f6e5d4c3b2a19087e5d0c1b2a3948576f6e5d4c3b2a1908";
+
+async fn feed(router: &Router, event: &str) -> (StatusCode, Value) {
+    let path = format!("{}/../events/{event}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{event} is not an API Gateway event: {e}"));
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let json = serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{event}: not JSON: {}", String::from_utf8_lossy(&body)));
+    (status, json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitoring_tool_opens_updates_and_resolves_an_incident_through_the_lambda_routers() {
+    let backend = support::dynamodb().await;
+    let (mut key, _) = ApiKey::generate(PersonName::parse("name", "monitoring").unwrap(), vec![Scope::IncidentsWrite], NOW);
+    key.hash = ApiKeyHash::of_token(EVENT_TOKEN);
+    key.id = "fk_0000feedbeef".into();
+    backend.store.create_api_key(&key).await.unwrap();
+    let service = IncidentService::new(backend.store.clone(), backend.clock.clone());
+    let state = AppState::new(service, HttpConfig::default());
+    let intake = flare_http::intake_router(state.clone());
+    let dashboard = flare_http::dashboard_router(state);
+
+    let (status, opened) = feed(&intake, "apigw-open-incident.json").await;
+    assert_eq!(status, StatusCode::CREATED, "{opened}");
+    assert_eq!(opened["ticket"], "INC-1");
+    let (status, replay) = feed(&intake, "apigw-open-incident.json").await;
+    assert_eq!(status, StatusCode::CREATED, "the same Idempotency-Key answers as the first time: {replay}");
+    assert_eq!(replay["ticket"], "INC-1");
+
+    let (status, updated) = feed(&intake, "apigw-update-incident.json").await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["version"], 2);
+    let (status, resolved) = feed(&intake, "apigw-resolve-incident.json").await;
+    assert_eq!(status, StatusCode::OK, "{resolved}");
+    assert_eq!(resolved["version"], 3);
+
+    let (status, list) = feed(&dashboard, "apigw-list-incidents.json").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let incidents = list["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{list}");
+    assert_eq!(incidents[0]["ticket"], "INC-1");
+    assert_eq!(incidents[0]["status"], "resolved");
+    assert_eq!(incidents[0]["started_at"], "2026-11-22T09:10:00Z");
+    assert_eq!(incidents[0]["resolved_at"], "2026-11-22T10:05:00Z");
+
+    let (status, one) = feed(&dashboard, "apigw-get-incident.json").await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    let kinds: Vec<_> = one["timeline"].as_array().unwrap().iter().map(|e| e["kind"].clone()).collect();
+    assert_eq!(kinds, ["opened", "updated", "resolved"]);
+    assert!(one["timeline"].as_array().unwrap().iter().all(|e| e["actor"]["name"] == "monitoring"), "{one}");
+}
