@@ -20,8 +20,9 @@ struct Cli {
     #[arg(long, global = true, env = "FLARE_DB", default_value = "./flare.db")]
     db: PathBuf,
 
+    /// What to do; without one, `serve` with its defaults.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,9 +47,10 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve::run(&cli.db, args).await,
-        Command::Users(command) => users::run(&cli.db, command).await,
-        Command::Keys(command) => keys::run(&cli.db, command).await,
+        None => serve::run(&cli.db, serve::ServeArgs::parse_from(["serve"])).await,
+        Some(Command::Serve(args)) => serve::run(&cli.db, args).await,
+        Some(Command::Users(command)) => users::run(&cli.db, command).await,
+        Some(Command::Keys(command)) => keys::run(&cli.db, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
