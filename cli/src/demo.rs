@@ -3,8 +3,8 @@
 
 use flare_core::text::{Description, Message, PersonName, SystemName, Title};
 use flare_core::{
-    Actor, AffectedSystem, CatalogStore, Channel, Clock, Command, EmailAddress, Impact, IncidentService, OpenIncident,
-    ResolveIncident, Severity, Source, Status, Subscriber, System, SystemId, UpdateIncident,
+    Actor, AffectedSystem, Channel, Command, EmailAddress, Impact, IncidentService, OpenIncident, ResolveIncident,
+    Severity, Source, Status, Subscriber, System, SystemId, UpdateIncident,
 };
 use time::Duration;
 

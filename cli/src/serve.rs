@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser};
+use clap::Parser;
 use flare_core::{AccessStore, IncidentService, SystemClock};
 use flare_embedded::SqliteStore;
 use flare_http::{AppState, HttpConfig, SessionKey};
 use tracing::info;
 
-#[derive(Debug, Args, Parser)]
+#[derive(Debug, Parser)]
 pub(crate) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "FLARE_BIND", default_value = "127.0.0.1:8080")]

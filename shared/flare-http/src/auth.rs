@@ -1,0 +1,120 @@
+//! Who is calling, and may they do this: API keys (`Authorization: Bearer <token>`) and signed-in users
+//! (the session cookie). Every write needs a principal, which becomes the timeline's actor; reads follow
+//! `public_reads`.
+//!
+//! A browser calling the API with its session cookie must also send the session's CSRF token in `X-CSRF-Token`,
+//! because a cross-site form post carries the cookie too.
+
+use axum::http::{HeaderMap, header};
+use flare_core::{Actor, ApiKey, ApiKeyHash, Scope, User};
+
+use crate::error::ApiError;
+use crate::session::{CSRF_HEADER, Session};
+use crate::state::AppState;
+
+/// A caller Flare knows.
+#[derive(Debug, Clone)]
+pub(crate) enum Principal {
+    User(User),
+    Key(ApiKey),
+}
+
+impl Principal {
+    pub(crate) fn actor(&self) -> Actor {
+        match self {
+            Self::User(u) => Actor::user(u),
+            Self::Key(k) => Actor::api_key(k),
+        }
+    }
+
+    pub(crate) fn allows(&self, scope: Scope) -> bool {
+        match self {
+            Self::User(u) => !u.disabled && (u.scopes.contains(&scope) || u.scopes.contains(&Scope::Admin)),
+            Self::Key(k) => k.allows(scope),
+        }
+    }
+}
+
+fn needs_write() -> String {
+    format!(
+        "this needs an API key with scope {}: send Authorization: Bearer <key> \
+         (or, from a signed-in browser, the session cookie with the X-CSRF-Token header)",
+        Scope::IncidentsWrite
+    )
+}
+
+fn needs_read() -> String {
+    format!(
+        "reading incidents needs an API key with scope {}: send Authorization: Bearer <key>, or sign in",
+        Scope::IncidentsRead
+    )
+}
+
+/// The API key named by the `Authorization` header: `None` without the header, 401 when it is not a live key.
+async fn bearer_key(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiKey>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthenticated("the Authorization header must be: Bearer <key>".into()))?;
+    let key = state.store().find_api_key(&ApiKeyHash::of_token(token)).await?;
+    match key {
+        Some(k) if k.revoked_at.is_none() => Ok(Some(k)),
+        _ => Err(ApiError::Unauthenticated("this API key is not valid: it is unknown or revoked".into())),
+    }
+}
+
+/// The signed-in user of the request, if its session cookie is valid and the user still exists and is enabled.
+pub(crate) async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<Option<(Session, User)>, ApiError> {
+    let Some(session) = Session::from_headers(headers, &state.config().session_key, state.now()) else {
+        return Ok(None);
+    };
+    let user = state.store().get_user(&session.username).await?;
+    Ok(user.filter(|u| !u.disabled).map(|u| (session, u)))
+}
+
+/// The principal allowed to change incidents through the API, or why not.
+pub(crate) async fn api_writer(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let principal = if let Some(key) = bearer_key(state, headers).await? {
+        Principal::Key(key)
+    } else {
+        match session_user(state, headers).await? {
+            Some((session, user)) => {
+                let token = headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+                if !session.csrf_ok(&state.config().session_key, token) {
+                    return Err(ApiError::Forbidden(
+                        "a signed-in browser must send the session's CSRF token in the X-CSRF-Token header".into(),
+                    ));
+                }
+                Principal::User(user)
+            }
+            None => return Err(ApiError::Unauthenticated(needs_write())),
+        }
+    };
+    if !principal.allows(Scope::IncidentsWrite) {
+        return Err(ApiError::Forbidden(format!(
+            "{} may not change incidents: that needs scope {} (ask an admin)",
+            principal.actor().name,
+            Scope::IncidentsWrite
+        )));
+    }
+    Ok(principal)
+}
+
+/// Whether the request may read: always when reads are public, else with any live API key (every scope
+/// includes reading) or as a signed-in user.
+pub(crate) async fn reader(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if state.config().public_reads {
+        return Ok(());
+    }
+    if bearer_key(state, headers).await?.is_some() || session_user(state, headers).await?.is_some() {
+        return Ok(());
+    }
+    Err(ApiError::Unauthenticated(needs_read()))
+}

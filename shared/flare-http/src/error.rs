@@ -1,0 +1,141 @@
+//! The one place where failures become HTTP status codes and client-facing bodies.
+//!
+//! Input errors are explicit: which field, why. Internal errors are opaque to the client (a request id only)
+//! and logged in full with that id. Pages reuse [`ApiError::status`] and [`ApiError::client_message`] so a form
+//! and the API never disagree about what a failure means.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use flare_core::{DomainError, FieldError, StoreError, ValidationErrors};
+use rand::RngCore;
+use serde_json::json;
+use tracing::error;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// The request could not be read: malformed JSON or form, unknown fields, a bad header or parameter.
+    #[error("{message}")]
+    Malformed { message: String, fields: Vec<FieldError> },
+    /// The request was read but its values are invalid.
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    /// The request is well formed but cannot be carried out as asked (no change, reused idempotency key).
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the request body is larger than this server accepts")]
+    TooLarge,
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The incident changed, or is in a state that refuses this change.
+    #[error("{message}")]
+    Conflict { message: String, current_version: Option<u64> },
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub(crate) fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(e))
+    }
+
+    pub(crate) fn malformed(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        let e = FieldError::new(field, reason);
+        Self::Malformed { message: format!("invalid request: {e}"), fields: vec![e] }
+    }
+
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Self::Malformed { .. } => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) | Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The field errors a client can act on.
+    pub(crate) fn fields(&self) -> &[FieldError] {
+        match self {
+            Self::Malformed { fields, .. } => fields,
+            Self::Invalid(errors) => &errors.0,
+            _ => &[],
+        }
+    }
+
+    /// What the client is told, with internal errors logged in full under a fresh request id.
+    pub(crate) fn client_message(&self) -> (String, Option<String>) {
+        match self {
+            Self::Internal(source) => {
+                let mut id = [0u8; 8];
+                rand::rng().fill_bytes(&mut id);
+                let request_id = hex::encode(id);
+                error!(error = ?source, request_id = %request_id, "request failed");
+                ("internal error".to_string(), Some(request_id))
+            }
+            other => (other.to_string(), None),
+        }
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(errors) => Self::Invalid(errors),
+            DomainError::NotFound(ticket) => Self::NotFound(format!("no incident {ticket}")),
+            DomainError::Conflict { current, .. } => {
+                Self::Conflict { message: e.to_string(), current_version: Some(current) }
+            }
+            DomainError::InvalidTransition { .. } | DomainError::AlreadyExists { .. } => {
+                Self::Conflict { message: e.to_string(), current_version: None }
+            }
+            DomainError::IdempotencyMismatch | DomainError::NoChange => Self::Unprocessable(e.to_string()),
+            DomainError::Store(source) => Self::internal(source),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        DomainError::from(e).into()
+    }
+}
+
+impl From<askama::Error> for ApiError {
+    fn from(e: askama::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (message, request_id) = self.client_message();
+        let mut body = json!({ "error": message });
+        if let Some(id) = request_id {
+            body["request_id"] = id.into();
+        }
+        if !self.fields().is_empty() {
+            body["fields"] = json!(self.fields());
+        }
+        if let Self::Conflict { current_version: Some(v), .. } = &self {
+            body["current_version"] = (*v).into();
+        }
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"flare\""));
+        }
+        response
+    }
+}

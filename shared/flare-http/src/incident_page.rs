@@ -1,0 +1,129 @@
+//! The incident page: one incident and its timeline in HTML, where the form sends the agent after a change.
+//! Reads follow the same rule as the JSON API; a browser that may not read is sent to sign in.
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use flare_core::view::IncidentView;
+use flare_core::{EventKind, TimelineEvent};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::pages::{self, Nav, PageError};
+use crate::request;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentPage {
+    nav: Nav,
+    done: Option<&'static str>,
+    i: IncidentView,
+    severity_label: &'static str,
+    duration: Option<String>,
+    ticket_url: Option<String>,
+    started: String,
+    ended: Option<String>,
+    timeline: Vec<EventRow>,
+}
+
+/// One timeline event as the page shows it.
+#[derive(Debug)]
+struct EventRow {
+    at: String,
+    at_iso: String,
+    who: String,
+    kind: EventKind,
+    message: Option<String>,
+    /// The fields a change touched; empty for the opening event, which sets them all.
+    changed: Vec<String>,
+}
+
+impl From<&TimelineEvent> for EventRow {
+    fn from(e: &TimelineEvent) -> Self {
+        let changed =
+            if e.kind == EventKind::Opened { Vec::new() } else { e.changes.iter().map(|c| c.field.clone()).collect() };
+        Self {
+            at: readable(e.at),
+            at_iso: flare_core::timefmt::rfc3339(e.at),
+            who: e.actor.name.clone(),
+            kind: e.kind,
+            message: e.message.as_ref().map(ToString::to_string),
+            changed,
+        }
+    }
+}
+
+/// `2026-11-22 09:30 UTC`.
+fn readable(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).unwrap_or_else(|_| t.to_string())
+}
+
+/// `3h 05m`, `12m`, `40s`.
+fn human_duration(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m"),
+        _ => format!("{h}h {m:02}m"),
+    }
+}
+
+/// `GET /incidents/{ticket}`, with `?done=opened|updated|resolved` after a form post.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Path(ticket): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let session = auth::session_user(&state, &headers).await?;
+    if let Err(e) = auth::reader(&state, &headers).await {
+        return match e {
+            ApiError::Unauthenticated(_) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
+                Err(PageError::SignIn { next: format!("/incidents/{}", request::path_ticket(&ticket)?) })
+            }
+            other => Err(other.into()),
+        };
+    }
+    let ticket = request::path_ticket(&ticket)?;
+    let incident =
+        state.store().get(ticket).await?.ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
+    let timeline = state.store().timeline(ticket).await?;
+    let done = match query.as_deref() {
+        Some("done=opened") => Some("was opened"),
+        Some("done=updated") => Some("was updated"),
+        Some("done=resolved") => Some("was closed"),
+        _ => None,
+    };
+    let i = IncidentView::from(&incident);
+    // Only web links become links: a `javascript:` URL is not a ticket.
+    let ticket_url = i.ticket_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    let page = IncidentPage {
+        nav: session.map(|(s, u)| Nav::signed_in(&state, &s, &u)).unwrap_or_else(Nav::anonymous),
+        done,
+        severity_label: incident.severity.label(),
+        duration: i.duration.map(human_duration),
+        ticket_url,
+        started: readable(incident.started_at),
+        ended: incident.resolved_at.map(readable),
+        timeline: timeline.iter().map(EventRow::from).collect(),
+        i,
+    };
+    Ok(pages::html(StatusCode::OK, &page)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_hours_and_minutes() {
+        assert_eq!(human_duration(40), "40s");
+        assert_eq!(human_duration(12 * 60 + 5), "12m");
+        assert_eq!(human_duration(3 * 3600 + 5 * 60), "3h 05m");
+    }
+}

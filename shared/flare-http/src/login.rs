@@ -1,0 +1,150 @@
+//! Signing in and out of the web form.
+//!
+//! The login page sets a pre-session cookie so that its form carries a CSRF token like every other form. A
+//! failed sign-in says one thing whatever the reason (no such user, wrong password, disabled account), and
+//! takes about as long, so the page never tells whether an account exists.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use flare_core::Username;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::pages::{self, Nav, PageError};
+use crate::password::verify_password;
+use crate::request::{self, FormFields};
+use crate::session::{CSRF_FIELD, LOGIN_COOKIE, LoginNonce, SESSION_COOKIE, Session, clear_cookie};
+use crate::state::AppState;
+
+/// The one message for every failed sign-in.
+pub(crate) const SIGN_IN_FAILED: &str =
+    "Sign-in failed. Check your username and password; if they are right, ask an admin whether your account is active.";
+const FORM_EXPIRED: &str = "The sign-in form had expired. Please sign in again.";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Nav,
+    csrf: String,
+    next: String,
+    username: String,
+    problem: Option<&'static str>,
+}
+
+/// Only a path on this site, so that a crafted link cannot send someone elsewhere after signing in.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.chars().any(char::is_control) =>
+        {
+            n.to_string()
+        }
+        _ => "/form".to_string(),
+    }
+}
+
+/// The login page, with a pre-session cookie when the browser has no valid one.
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    next: String,
+    username: String,
+    problem: Option<&'static str>,
+) -> Result<Response, ApiError> {
+    let key = &state.config().session_key;
+    let existing = LoginNonce::from_headers(headers, key, state.now());
+    let nonce = existing.clone().unwrap_or_else(|| LoginNonce::start(state.now()));
+    let page = LoginPage { nav: Nav::anonymous(), csrf: nonce.csrf_token(key), next, username, problem };
+    let mut response = pages::html(status, &page)?;
+    if existing.is_none() {
+        response.headers_mut().append(header::SET_COOKIE, nonce.set_cookie(key, state.config().secure_cookies));
+    }
+    Ok(response)
+}
+
+/// `GET /login?next=/form`.
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let next = query
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(&q).ok())
+        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "next").map(|(_, v)| v));
+    let next = safe_next(next.as_deref());
+    if auth::session_user(&state, &headers).await?.is_some() {
+        return Ok(Redirect::to(&next).into_response());
+    }
+    // Fire and forget: the post that follows this page then finds the dummy hash ready.
+    drop(tokio::task::spawn_blocking(crate::password::warm_up));
+    Ok(login_page(&state, &headers, StatusCode::OK, next, String::new(), None)?)
+}
+
+/// `POST /login`.
+pub(crate) async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, PageError> {
+    let bytes = request::body(body)?;
+    let mut fields = FormFields::parse(&bytes)?;
+    let csrf = fields.take(CSRF_FIELD);
+    let next = safe_next(fields.take("next").as_deref());
+    let username = fields.take("username").unwrap_or_default();
+    let password = fields.take("password").unwrap_or_default();
+    fields.finish()?;
+
+    let key = &state.config().session_key;
+    let nonce = LoginNonce::from_headers(&headers, key, state.now());
+    if !nonce.is_some_and(|n| n.csrf_ok(key, csrf.as_deref())) {
+        let mut fresh = HeaderMap::new();
+        fresh.extend(headers.iter().filter(|(k, _)| *k != header::COOKIE).map(|(k, v)| (k.clone(), v.clone())));
+        return Ok(login_page(&state, &fresh, StatusCode::FORBIDDEN, next, username, Some(FORM_EXPIRED))?);
+    }
+
+    let user = match Username::parse("username", &username) {
+        Ok(name) => state.store().get_user(&name).await?,
+        Err(_) => None,
+    };
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    // Argon2 is deliberately slow; keep it off the async workers.
+    let matches = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
+        .await
+        .map_err(ApiError::internal)?;
+    let Some(user) = user.filter(|u| matches && !u.disabled) else {
+        return Ok(login_page(&state, &headers, StatusCode::UNAUTHORIZED, next, username, Some(SIGN_IN_FAILED))?);
+    };
+
+    let secure = state.config().secure_cookies;
+    let session = Session::start(user.username.clone(), state.now());
+    let mut response = Redirect::to(&next).into_response();
+    response.headers_mut().append(header::SET_COOKIE, session.set_cookie(key, secure));
+    response.headers_mut().append(header::SET_COOKIE, clear_cookie(LOGIN_COOKIE, secure));
+    Ok(response)
+}
+
+/// `POST /logout`: needs the session's CSRF token, so another site cannot sign people out.
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, PageError> {
+    let bytes = request::body(body)?;
+    let mut fields = FormFields::parse(&bytes)?;
+    let csrf = fields.take(CSRF_FIELD);
+    let key = &state.config().session_key;
+    if let Some(session) = Session::from_headers(&headers, key, state.now())
+        && !session.csrf_ok(key, csrf.as_deref())
+    {
+        return Err(ApiError::Forbidden("This sign-out did not come from Flare's own page.".into()).into());
+    }
+    let mut response = Redirect::to("/login").into_response();
+    let clear: HeaderValue = clear_cookie(SESSION_COOKIE, state.config().secure_cookies);
+    response.headers_mut().append(header::SET_COOKIE, clear);
+    Ok(response)
+}

@@ -1,0 +1,70 @@
+//! The state every handler shares: the incident service (and through it the store and the clock) and the
+//! checked configuration. Cheap to clone.
+
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use flare_core::IncidentService;
+use flare_core::ports::Store;
+use time::OffsetDateTime;
+
+use tracing::warn;
+
+use crate::config::{DEFAULT_MAX_BODY_BYTES, HttpConfig, parse_origin};
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    service: IncidentService,
+    config: HttpConfig,
+    cors_origins: Vec<HeaderValue>,
+}
+
+impl AppState {
+    /// Never fails: a CORS origin that is not a bare origin is left out with a warning, and a zero body limit
+    /// becomes the default. Entry points that would rather stop call [`HttpConfig::validate`] first
+    /// ([`HttpConfig::from_env`] does).
+    pub fn new(service: IncidentService, mut config: HttpConfig) -> Self {
+        if config.max_body_bytes == 0 {
+            warn!(default = DEFAULT_MAX_BODY_BYTES, "the request body limit was 0; using the default");
+            config.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
+        }
+        let cors_origins = config
+            .cors_origins
+            .iter()
+            .filter_map(|o| match parse_origin(o) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    warn!(error = %e, "CORS origin left out");
+                    None
+                }
+            })
+            .collect();
+        Self { inner: Arc::new(Inner { service, config, cors_origins }) }
+    }
+
+    pub(crate) fn service(&self) -> &IncidentService {
+        &self.inner.service
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        self.inner.service.store()
+    }
+
+    pub(crate) fn config(&self) -> &HttpConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn cors_origins(&self) -> &[HeaderValue] {
+        &self.inner.cors_origins
+    }
+
+    /// The service's clock, so that tests control session expiry and default windows too.
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.inner.service.clock().now()
+    }
+}
