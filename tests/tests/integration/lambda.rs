@@ -3,8 +3,8 @@
 //! updates and resolves an incident; the dashboard then shows it with its timeline.
 
 use axum::Router;
-use flare_core::text::PersonName;
-use flare_core::{AccessStore, ApiKey, ApiKeyHash, IncidentService, Scope};
+use flare_core::text::{PersonName, SystemName};
+use flare_core::{AccessStore, ApiKey, ApiKeyHash, CatalogStore, IncidentService, Scope, System};
 use flare_http::{AppState, HttpConfig};
 use http::StatusCode;
 use serde_json::Value;
@@ -18,23 +18,33 @@ const EVENT_TOKEN: &str = "fk_0000feedbeef.7e5d0c1b2a3948576f6e5d4c3b2a19087e5d0
 async fn feed(router: &Router, event: &str) -> (StatusCode, Value) {
     let path = format!("{}/../events/{event}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{event} is not an API Gateway event: {e}"));
+    let request =
+        lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{event} is not an API Gateway event: {e}"));
     let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    let json = serde_json::from_slice(&body).unwrap_or_else(|_| panic!("{event}: not JSON: {}", String::from_utf8_lossy(&body)));
+    let json = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| panic!("{event}: not JSON: {}", String::from_utf8_lossy(&body)));
     (status, json)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_monitoring_tool_opens_updates_and_resolves_an_incident_through_the_lambda_routers() {
     let backend = support::dynamodb().await;
-    let (mut key, _) = ApiKey::generate(PersonName::parse("name", "monitoring").unwrap(), vec![Scope::IncidentsWrite], NOW);
+    let (mut key, _) =
+        ApiKey::generate(PersonName::parse("name", "monitoring").unwrap(), vec![Scope::IncidentsWrite], NOW);
     key.hash = ApiKeyHash::of_token(EVENT_TOKEN);
     key.id = "fk_0000feedbeef".into();
     backend.store.create_api_key(&key).await.unwrap();
+    let vpn = System {
+        id: support::system("vpn"),
+        name: SystemName::parse("name", "Remote access VPN").unwrap(),
+        owner: None,
+        owner_email: None,
+    };
+    backend.store.put_system(&vpn).await.unwrap();
     let service = IncidentService::new(backend.store.clone(), backend.clock.clone());
-    let state = AppState::new(service, HttpConfig::default());
+    let state = AppState::new(service, HttpConfig { public_reads: true, ..HttpConfig::default() });
     let intake = flare_http::intake_router(state.clone());
     let dashboard = flare_http::dashboard_router(state);
 

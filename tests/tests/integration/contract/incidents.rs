@@ -5,8 +5,7 @@ use std::collections::HashSet;
 
 use flare_core::text::{ExternalId, Message, Title};
 use flare_core::{
-    Command, DomainError, IdempotencyKey, ReopenIncident, ResolveIncident, Status, StoreError,
-    UpdateIncident,
+    Command, DomainError, IdempotencyKey, ReopenIncident, ResolveIncident, Status, StoreError, UpdateIncident,
 };
 use time::Duration;
 
@@ -40,7 +39,8 @@ pub async fn twenty_concurrent_opens_get_twenty_distinct_ticket_numbers(b: Backe
         let service = service.clone();
         tokio::spawn(async move { service.open(open(&format!("outage {i}"), NOW, &["vpn"]), &agent(), None).await })
     });
-    let tickets: Vec<_> = futures::future::join_all(opens).await.into_iter().map(|r| r.unwrap().unwrap().ticket).collect();
+    let tickets: Vec<_> =
+        futures::future::join_all(opens).await.into_iter().map(|r| r.unwrap().unwrap().ticket).collect();
     let distinct: HashSet<_> = tickets.iter().collect();
     assert_eq!(distinct.len(), 20, "duplicate ticket numbers: {tickets:?}");
     for t in &tickets {

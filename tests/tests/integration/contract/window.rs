@@ -23,8 +23,14 @@ async fn seed(b: &Backend, start: OffsetDateTime, end: Option<OffsetDateTime>, s
 }
 
 async fn resolve_at(b: &Backend, ticket: TicketNumber, end: OffsetDateTime) {
-    let resolve =
-        ResolveIncident { ticket, expected_version: None, resolved_at: Some(end), message: None, root_cause: None, notify: false };
+    let resolve = ResolveIncident {
+        ticket,
+        expected_version: None,
+        resolved_at: Some(end),
+        message: None,
+        root_cause: None,
+        notify: false,
+    };
     b.service().execute(Command::Resolve(resolve), &agent(), None).await.unwrap();
 }
 
@@ -59,7 +65,8 @@ pub async fn a_window_holds_an_incident_spanning_it(b: Backend) {
 
 pub async fn a_window_holds_an_incident_open_since_months_before(b: Backend) {
     let long = seed(&b, datetime!(2026-05-02 08:00 UTC), None, &["erp"]).await;
-    let long_resolved = seed(&b, datetime!(2026-03-01 08:00 UTC), Some(datetime!(2026-11-16 08:00 UTC)), &["erp"]).await;
+    let long_resolved =
+        seed(&b, datetime!(2026-03-01 08:00 UTC), Some(datetime!(2026-11-16 08:00 UTC)), &["erp"]).await;
     assert_eq!(window(&b, FROM, TO).await, vec![long, long_resolved]);
 }
 
@@ -78,7 +85,8 @@ pub async fn a_window_leaves_out_an_incident_starting_after_it(b: Backend) {
 pub async fn a_window_is_half_open_at_both_boundaries(b: Backend) {
     let starts_at_from = seed(&b, FROM, Some(datetime!(2026-11-15 01:00 UTC)), &["a"]).await;
     let _ends_at_from = seed(&b, datetime!(2026-11-14 20:00 UTC), Some(FROM), &["a"]).await;
-    let ends_just_after = seed(&b, datetime!(2026-11-13 00:00 UTC), Some(datetime!(2026-11-15 00:00:00.000001 UTC)), &["a"]).await;
+    let ends_just_after =
+        seed(&b, datetime!(2026-11-13 00:00 UTC), Some(datetime!(2026-11-15 00:00:00.000001 UTC)), &["a"]).await;
     let _starts_at_to = seed(&b, TO, None, &["a"]).await;
     let starts_just_before_to = seed(&b, datetime!(2026-11-21 23:59:59.999999 UTC), None, &["a"]).await;
     assert_eq!(window(&b, FROM, TO).await, vec![starts_just_before_to, starts_at_from, ends_just_after]);
@@ -87,10 +95,14 @@ pub async fn a_window_is_half_open_at_both_boundaries(b: Backend) {
 pub async fn a_window_starting_mid_day_holds_what_was_still_open_at_that_moment(b: Backend) {
     let from = datetime!(2026-11-15 12:00 UTC);
     let to = datetime!(2026-11-22 12:00 UTC);
-    let days_before_still_open = seed(&b, datetime!(2026-11-12 08:00 UTC), Some(datetime!(2026-11-15 13:00 UTC)), &["a"]).await;
-    let _days_before_ended_that_morning = seed(&b, datetime!(2026-11-12 09:00 UTC), Some(datetime!(2026-11-15 11:00 UTC)), &["a"]).await;
-    let same_morning_still_open = seed(&b, datetime!(2026-11-15 06:00 UTC), Some(datetime!(2026-11-15 12:30 UTC)), &["a"]).await;
-    let _same_morning_ended = seed(&b, datetime!(2026-11-15 06:30 UTC), Some(datetime!(2026-11-15 07:00 UTC)), &["a"]).await;
+    let days_before_still_open =
+        seed(&b, datetime!(2026-11-12 08:00 UTC), Some(datetime!(2026-11-15 13:00 UTC)), &["a"]).await;
+    let _days_before_ended_that_morning =
+        seed(&b, datetime!(2026-11-12 09:00 UTC), Some(datetime!(2026-11-15 11:00 UTC)), &["a"]).await;
+    let same_morning_still_open =
+        seed(&b, datetime!(2026-11-15 06:00 UTC), Some(datetime!(2026-11-15 12:30 UTC)), &["a"]).await;
+    let _same_morning_ended =
+        seed(&b, datetime!(2026-11-15 06:30 UTC), Some(datetime!(2026-11-15 07:00 UTC)), &["a"]).await;
     assert_eq!(window(&b, from, to).await, vec![same_morning_still_open, days_before_still_open]);
 }
 
