@@ -1,1 +1,27 @@
-//! placeholder
+//! Flare's AWS adapters: the DynamoDB single-table store.
+//!
+//! - [`schema`]: the table, its indexes, stream and TTL; [`schema::create_table`] for tests and development.
+//! - [`dynamodb_client`] / [`local_client`]: clients with explicit retry and timeout configuration.
+//! - [`DynamoStore`]: implements the ports of `flare_core` ([`flare_core::ports`]), with incidents in
+//!   `store`, the dashboard's window reads in `window`, the catalog in `catalog` and access in `access`. Item
+//!   layout is in `items`, key spelling in `keys`, the activity markers behind the window reads in `markers`.
+//! - [`lambda`]: what a function reads from its environment at cold start.
+//! - [`incident_records`]: the items that record one incident, for bulk loaders such as the benchmark.
+
+mod access;
+mod catalog;
+mod client;
+mod error;
+mod items;
+mod keys;
+pub mod lambda;
+mod markers;
+mod reads;
+pub mod schema;
+mod store;
+mod txn;
+mod window;
+
+pub use client::{dynamodb_client, local_client};
+pub use items::{Item, incident_records};
+pub use store::DynamoStore;
