@@ -96,8 +96,8 @@ impl From<Username> for String {
     }
 }
 
-/// A person who signs in to the web form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A person who signs in to the web form. Its `Debug` leaves the password hash out, so no log line can leak it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub username: Username,
     pub display_name: PersonName,
@@ -107,6 +107,18 @@ pub struct User {
     #[serde(with = "serde_rfc3339")]
     pub created_at: OffsetDateTime,
     pub disabled: bool,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("display_name", &self.display_name)
+            .field("password_hash", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The SHA-256 of an API key's token, hex encoded: what the store keeps and looks keys up by.

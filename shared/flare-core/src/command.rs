@@ -11,6 +11,7 @@ use time::{Duration, OffsetDateTime};
 use crate::access::Actor;
 use crate::error::{DomainError, ValidationErrors};
 use crate::incident::{AffectedSystem, ExternalTicket, Incident, Severity, Source, Status};
+use crate::limits;
 use crate::text::{Description, FollowUp, Message, PersonName, RootCause, Title};
 use crate::ticket::TicketNumber;
 use crate::timefmt::truncate_to_micros;
@@ -116,13 +117,32 @@ pub enum Command {
 /// Fields of [`Incident`] that are bookkeeping, not content, and so never appear in a timeline diff.
 const NOT_DIFFED: &[&str] = &["version", "updated_at", "created_at", "ticket"];
 
-fn not_in_future(errors: &mut ValidationErrors, field: &str, t: Option<OffsetDateTime>, now: OffsetDateTime) {
+/// Refuses a time in the future, or one before [`limits::EARLIEST_TIME`] (almost surely a typo in the year).
+fn plausible(errors: &mut ValidationErrors, field: &str, t: Option<OffsetDateTime>, now: OffsetDateTime) {
     if t.is_some_and(|t| t > now + FUTURE_SLACK) {
         errors.push(field, "must not be in the future");
+    } else if t.is_some_and(|t| t < limits::EARLIEST_TIME) {
+        errors.push(field, format!("must not be before {}", crate::timefmt::rfc3339(limits::EARLIEST_TIME)));
     }
 }
 
 impl OpenIncident {
+    /// Checks the command against the rules that need no ticket number, so that a refused open does not use
+    /// one up.
+    pub fn validate(&self, now: OffsetDateTime) -> Result<(), ValidationErrors> {
+        let now = truncate_to_micros(now);
+        let started_at = truncate_to_micros(self.started_at.unwrap_or(now));
+        let detected_at = self.detected_at.map(truncate_to_micros);
+        let mut errors = ValidationErrors::new();
+        plausible(&mut errors, "started_at", Some(started_at), now);
+        plausible(&mut errors, "detected_at", detected_at, now);
+        if detected_at.is_some_and(|d| d < started_at) {
+            errors.push("detected_at", "must not be before started_at");
+        }
+        errors.check(crate::incident::validate_systems("systems", self.systems.clone()));
+        errors.finish()
+    }
+
     /// The new incident with number `ticket`, and its opening event.
     pub fn apply(
         self,
@@ -130,17 +150,10 @@ impl OpenIncident {
         actor: &Actor,
         now: OffsetDateTime,
     ) -> Result<(Incident, TimelineEvent), DomainError> {
+        self.validate(now)?;
         let now = truncate_to_micros(now);
         let started_at = truncate_to_micros(self.started_at.unwrap_or(now));
         let detected_at = self.detected_at.map(truncate_to_micros);
-        let mut errors = ValidationErrors::new();
-        not_in_future(&mut errors, "started_at", Some(started_at), now);
-        not_in_future(&mut errors, "detected_at", detected_at, now);
-        if detected_at.is_some_and(|d| d < started_at) {
-            errors.push("detected_at", "must not be before started_at");
-        }
-        errors.check(crate::incident::validate_systems("systems", self.systems.clone()));
-        errors.finish()?;
 
         let reporter = PersonName::parse("reporter", &actor.name)
             .or_else(|_| PersonName::parse("reporter", &actor.id))
@@ -195,6 +208,19 @@ impl Command {
         }
     }
 
+    /// The same command with no expected version: what an idempotency key's fingerprint covers, so that a
+    /// retry made against a newer version still counts as the same request.
+    pub fn without_expected_version(&self) -> Self {
+        let mut c = self.clone();
+        match &mut c {
+            Self::Update(u) => u.expected_version = None,
+            Self::Resolve(r) => r.expected_version = None,
+            Self::Reopen(r) => r.expected_version = None,
+            Self::Note(n) => n.expected_version = None,
+        }
+        c
+    }
+
     pub fn expected_version(&self) -> Option<u64> {
         match self {
             Self::Update(c) => c.expected_version,
@@ -230,7 +256,7 @@ impl Command {
                 }
                 let resolved_at = truncate_to_micros(c.resolved_at.unwrap_or(now));
                 let mut errors = ValidationErrors::new();
-                not_in_future(&mut errors, "resolved_at", Some(resolved_at), now);
+                plausible(&mut errors, "resolved_at", Some(resolved_at), now);
                 if resolved_at < current.started_at {
                     errors.push("resolved_at", "must not be before the incident started");
                 }
@@ -289,8 +315,8 @@ fn apply_update(
     let mut errors = ValidationErrors::new();
     let started_at = c.started_at.map(truncate_to_micros);
     let detected_at = c.detected_at.map(truncate_to_micros);
-    not_in_future(&mut errors, "started_at", started_at, now);
-    not_in_future(&mut errors, "detected_at", detected_at, now);
+    plausible(&mut errors, "started_at", started_at, now);
+    plausible(&mut errors, "detected_at", detected_at, now);
     let new_start = started_at.unwrap_or(next.started_at);
     if next.resolved_at.is_some_and(|r| r < new_start) {
         errors.push("started_at", "must not be after the incident was resolved");

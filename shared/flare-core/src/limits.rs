@@ -29,6 +29,8 @@ pub const IDEMPOTENCY_KEY_MAX: usize = 128;
 pub const WINDOW_MAX_DAYS: i64 = 366;
 /// Default dashboard window, in days.
 pub const WINDOW_DEFAULT_DAYS: i64 = 7;
+/// The earliest start, detection or resolution time accepted: anything before is a typo in the year.
+pub const EARLIEST_TIME: time::OffsetDateTime = time::macros::datetime!(2000-01-01 00:00 UTC);
 /// Largest page of incidents one list call returns, and the default.
 pub const PAGE_MAX: usize = 200;
 pub const PAGE_DEFAULT: usize = 50;

@@ -56,6 +56,7 @@ impl IncidentService {
         if let Some(done) = self.replay(key.as_ref(), now).await? {
             return Ok(done);
         }
+        command.validate(now)?;
         let ticket = self.store.next_ticket().await?;
         let (incident, event) = command.apply(ticket, actor, now)?;
         let record = key.map(|(key, fingerprint)| IdempotencyKey {
@@ -81,7 +82,7 @@ impl IncidentService {
         actor: &Actor,
         idempotency_key: Option<&str>,
     ) -> Result<Committed, DomainError> {
-        let key = self.idempotency_key(idempotency_key, actor, &command)?;
+        let key = self.idempotency_key(idempotency_key, actor, &command.without_expected_version())?;
         let ticket = command.ticket();
         let mut attempts = 0;
         loop {

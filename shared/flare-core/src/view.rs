@@ -77,17 +77,20 @@ impl From<&AffectedSystem> for AffectedSystemView {
     }
 }
 
-/// Who made a change.
+/// Who made a change. A person is shown by display name only: sign-in names are not published, so the
+/// timeline cannot be used to find accounts to attack. API keys and jobs show their public id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActorView {
     pub kind: ActorKind,
-    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub name: String,
 }
 
 impl From<&Actor> for ActorView {
     fn from(a: &Actor) -> Self {
-        Self { kind: a.kind, id: a.id.clone(), name: a.name.clone() }
+        let id = (a.kind != ActorKind::User).then(|| a.id.clone());
+        Self { kind: a.kind, id, name: a.name.clone() }
     }
 }
 

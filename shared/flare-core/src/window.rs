@@ -72,7 +72,8 @@ impl Cursor {
         let bad = || FieldError::new(field, "is not a cursor this server handed out; start again without it");
         let (micros, ticket) = raw.split_once('.').ok_or_else(bad)?;
         let micros: i128 = micros.parse().map_err(|_| bad())?;
-        let started_at = OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| bad())?;
+        let nanos = micros.checked_mul(1_000).ok_or_else(bad)?;
+        let started_at = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| bad())?;
         let ticket = ticket.parse().ok().and_then(TicketNumber::from_number).ok_or_else(bad)?;
         Ok(Self { started_at, ticket })
     }
@@ -114,10 +115,17 @@ impl WindowQuery {
     }
 
     /// Sorts candidates into page order, keeps this page, and says where the next one starts.
-    pub fn paginate(&self, mut candidates: Vec<Incident>) -> Page<Incident> {
-        candidates.retain(|i| self.admits(i));
+    /// A ticket found more than once (adapters may read it from several indexes) counts once, at its newest
+    /// version.
+    pub fn paginate(&self, candidates: Vec<Incident>) -> Page<Incident> {
+        let mut newest: std::collections::HashMap<TicketNumber, Incident> = std::collections::HashMap::new();
+        for i in candidates {
+            if newest.get(&i.ticket).is_none_or(|seen| seen.version < i.version) {
+                newest.insert(i.ticket, i);
+            }
+        }
+        let mut candidates: Vec<Incident> = newest.into_values().filter(|i| self.admits(i)).collect();
         candidates.sort_by_key(|i| std::cmp::Reverse((i.started_at, i.ticket)));
-        candidates.dedup_by_key(|i| i.ticket);
         let limit = self.limit.clamp(1, limits::PAGE_MAX);
         let next = (candidates.len() > limit).then(|| Cursor::after(&candidates[limit - 1]));
         candidates.truncate(limit);
@@ -149,6 +157,11 @@ mod tests {
         let t = datetime!(2026-01-01 00:00 UTC);
         assert!(Window::new(t, t + Duration::days(366)).is_ok());
         assert!(Window::new(t, t + Duration::days(367)).is_err());
+    }
+
+    #[test]
+    fn a_cursor_too_large_to_be_a_time_is_refused() {
+        assert!(Cursor::decode("cursor", "170141183460469231731687303715884106.1").is_err());
     }
 
     #[test]

@@ -69,17 +69,25 @@ fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
 
 /// A window bound: RFC 3339, or a date meaning midnight UTC.
 fn parse_bound(errors: &mut ValidationErrors, field: &str, raw: &str) -> Option<OffsetDateTime> {
-    if let Ok(t) = parse_rfc3339(field, raw) {
-        return Some(t);
-    }
-    match Date::parse(raw.trim(), format_description!("[year]-[month]-[day]")) {
-        Ok(d) => Some(d.midnight().assume_utc()),
-        Err(_) => {
+    let parsed = parse_rfc3339(field, raw).ok().or_else(|| {
+        Date::parse(raw.trim(), format_description!("[year]-[month]-[day]")).ok().map(|d| d.midnight().assume_utc())
+    });
+    match parsed {
+        Some(t) if BOUND_YEARS.contains(&t.year()) => Some(t),
+        Some(_) => {
+            errors.push(field, format!("must lie between the years {} and {}", BOUND_YEARS.start(), BOUND_YEARS.end()));
+            None
+        }
+        None => {
             errors.push(field, "must be an RFC 3339 time like 2026-11-22T09:30:00Z or a date like 2026-11-22");
             None
         }
     }
 }
+
+/// Years a window bound may name: far enough to cover any real incident, near enough that a default span added
+/// to or taken from it cannot leave the representable range.
+const BOUND_YEARS: std::ops::RangeInclusive<i32> = 1970..=9000;
 
 /// The dashboard query from the URL: every parameter optional, unknown or repeated ones refused.
 fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, ApiError> {

@@ -8,7 +8,6 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flare_core::{DomainError, FieldError, StoreError, ValidationErrors};
-use rand::RngCore;
 use serde_json::json;
 use tracing::error;
 
@@ -37,6 +36,9 @@ pub(crate) enum ApiError {
     /// The incident changed, or is in a state that refuses this change.
     #[error("{message}")]
     Conflict { message: String, current_version: Option<u64> },
+    /// Too many requests of a costly kind at once; the client should retry shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -61,6 +63,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,9 +81,7 @@ impl ApiError {
     pub(crate) fn client_message(&self) -> (String, Option<String>) {
         match self {
             Self::Internal(source) => {
-                let mut id = [0u8; 8];
-                rand::rng().fill_bytes(&mut id);
-                let request_id = hex::encode(id);
+                let request_id = crate::session::random_token();
                 error!(error = ?source, request_id = %request_id, "request failed");
                 ("internal error".to_string(), Some(request_id))
             }

@@ -16,7 +16,6 @@ use flare_core::{
     Actor, Channel, Command, Committed, FieldError, Impact, Scope, Severity, Source, Status, System, TicketNumber,
     User, ValidationErrors,
 };
-use rand::RngCore;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
@@ -24,7 +23,7 @@ use crate::auth::{self, Principal};
 use crate::error::ApiError;
 use crate::pages::{self, Nav, PageError};
 use crate::request::{self, BodyKind, CloseForm, FormFields, OpenForm, RawSystem, UpdateForm};
-use crate::session::{CSRF_FIELD, Session};
+use crate::session::{CSRF_FIELD, Session, random_token};
 use crate::state::AppState;
 
 /// One `<option>` of a select.
@@ -180,12 +179,6 @@ struct FormPage {
     close: CloseSection,
 }
 
-fn fresh_key() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    hex::encode(bytes)
-}
-
 /// `now` as a `datetime-local` value, in UTC (the offset field says so).
 fn local_now(now: OffsetDateTime) -> String {
     now.format(format_description!("[year]-[month]-[day]T[hour]:[minute]")).unwrap_or_default()
@@ -212,7 +205,7 @@ impl FormPage {
                 tz_offset: UTC_OFFSET.into(),
                 severity: severity_options("Choose…", ""),
                 rows: system_rows(catalog, &[], &none, false),
-                idempotency_key: fresh_key(),
+                idempotency_key: random_token(),
                 ..OpenSection::default()
             },
             update: UpdateSection {
@@ -221,14 +214,14 @@ impl FormPage {
                 severity: severity_options("(unchanged)", ""),
                 status: status_options(""),
                 rows: system_rows(catalog, &[], &none, true),
-                idempotency_key: fresh_key(),
+                idempotency_key: random_token(),
                 ..UpdateSection::default()
             },
             close: CloseSection {
                 ticket: ticket.to_string(),
                 resolved_at: now,
                 tz_offset: UTC_OFFSET.into(),
-                idempotency_key: fresh_key(),
+                idempotency_key: random_token(),
                 ..CloseSection::default()
             },
         }
@@ -404,7 +397,7 @@ pub(crate) async fn open(
 ) -> Result<Response, PageError> {
     let (session, user) = agent(&state, &headers).await?;
     let mut fields = posted_fields(&state, &session, &headers, body)?;
-    let key = fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(fresh_key);
+    let key = fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(random_token);
     let form = OpenForm::take(&mut fields);
     fields.finish()?;
     let catalog = state.store().list_systems().await?;
@@ -454,7 +447,7 @@ pub(crate) async fn update(
 ) -> Result<Response, PageError> {
     let (session, user) = agent(&state, &headers).await?;
     let mut fields = posted_fields(&state, &session, &headers, body)?;
-    let key = fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(fresh_key);
+    let key = fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(random_token);
     let form = UpdateForm::take(&mut fields);
     fields.finish()?;
     let catalog = state.store().list_systems().await?;
@@ -477,7 +470,7 @@ pub(crate) async fn close(
 ) -> Result<Response, PageError> {
     let (session, user) = agent(&state, &headers).await?;
     let mut fields = posted_fields(&state, &session, &headers, body)?;
-    let key = fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(fresh_key);
+    let key = fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(random_token);
     let form = CloseForm::take(&mut fields);
     fields.finish()?;
     let failure = match form.to_command() {

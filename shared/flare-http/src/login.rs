@@ -112,10 +112,16 @@ pub(crate) async fn submit(
         Err(_) => None,
     };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    // Argon2 is deliberately slow; keep it off the async workers.
-    let matches = tokio::task::spawn_blocking(move || verify_password(&password, stored.as_deref()))
-        .await
-        .map_err(ApiError::internal)?;
+    let permit = state
+        .password_check_permit()
+        .ok_or_else(|| ApiError::Busy("too many sign-ins at once: try again in a few seconds".into()))?;
+    // Argon2 is deliberately slow; keep it off the async workers, and hold the permit until it is done.
+    let matches = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        verify_password(&password, stored.as_deref())
+    })
+    .await
+    .map_err(ApiError::internal)?;
     let Some(user) = user.filter(|u| matches && !u.disabled) else {
         return Ok(login_page(&state, &headers, StatusCode::UNAUTHORIZED, next, username, Some(SIGN_IN_FAILED))?);
     };

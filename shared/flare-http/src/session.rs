@@ -38,7 +38,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn start(username: Username, now: OffsetDateTime) -> Self {
-        Self { username, expires_at: now + SESSION_TTL, nonce: nonce() }
+        Self { username, expires_at: now + SESSION_TTL, nonce: random_token() }
     }
 
     /// The session in the request's cookie, if it is signed by `key` and not expired.
@@ -83,7 +83,7 @@ impl LoginNonce {
     }
 
     pub(crate) fn start(now: OffsetDateTime) -> Self {
-        Self { expires_at: now + LOGIN_TTL, nonce: nonce() }
+        Self { expires_at: now + LOGIN_TTL, nonce: random_token() }
     }
 
     pub(crate) fn set_cookie(&self, key: &SessionKey, secure: bool) -> HeaderValue {
@@ -125,7 +125,9 @@ pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn nonce() -> String {
+/// A fresh unguessable token: 128 random bits, hex encoded. Session nonces, form idempotency tokens and
+/// request ids all come from here.
+pub(crate) fn random_token() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)

@@ -7,6 +7,7 @@ use axum::http::HeaderValue;
 use flare_core::IncidentService;
 use flare_core::ports::Store;
 use time::OffsetDateTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use tracing::warn;
 
@@ -22,6 +23,9 @@ struct Inner {
     service: IncidentService,
     config: HttpConfig,
     cors_origins: Vec<HeaderValue>,
+    /// Password checks in flight: each costs tens of MiB and a core for a while, so they are capped to the
+    /// machine's parallelism and a flood of sign-ins cannot exhaust memory.
+    password_checks: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -44,7 +48,9 @@ impl AppState {
                 }
             })
             .collect();
-        Self { inner: Arc::new(Inner { service, config, cors_origins }) }
+        let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
+        let password_checks = Arc::new(Semaphore::new(parallelism));
+        Self { inner: Arc::new(Inner { service, config, cors_origins, password_checks }) }
     }
 
     pub(crate) fn service(&self) -> &IncidentService {
@@ -57,6 +63,11 @@ impl AppState {
 
     pub(crate) fn config(&self) -> &HttpConfig {
         &self.inner.config
+    }
+
+    /// A permit to check a password, or `None` when as many checks as the machine has cores are running.
+    pub(crate) fn password_check_permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.inner.password_checks.clone().try_acquire_owned().ok()
     }
 
     pub(crate) fn cors_origins(&self) -> &[HeaderValue] {

@@ -213,7 +213,7 @@ async fn an_internal_error_answers_500_with_an_opaque_body() {
     assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
     let body = reply.json();
     assert_eq!(body["error"], "internal error");
-    assert_eq!(body["request_id"].as_str().unwrap().len(), 16);
+    assert_eq!(body["request_id"].as_str().unwrap().len(), 32);
     assert!(!reply.text().contains("hunter2") && !reply.text().contains("disk"));
 }
 
@@ -240,4 +240,33 @@ async fn a_cursor_that_was_never_handed_out_is_refused() {
     let reply = app.get("/api/incidents?cursor=abc", Some(&app.reader)).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
     assert_eq!(reply.fields(), ["cursor"]);
+}
+
+#[tokio::test]
+async fn a_window_bound_near_the_end_of_time_is_refused_not_a_crash() {
+    let app = TestApp::new().await;
+    for (query, field) in [("from=9999-12-31", "from"), ("to=-9999-01-01", "to"), ("from=0001-01-01", "from")] {
+        let reply = app.get(&format!("/api/incidents?{query}"), Some(&app.reader)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(reply.fields(), [field], "{query}");
+    }
+}
+
+#[tokio::test]
+async fn a_cursor_beyond_any_time_is_refused_not_a_crash() {
+    let app = TestApp::new().await;
+    let reply = app.get("/api/incidents?cursor=170141183460469231731687303715884106.1", Some(&app.reader)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.fields(), ["cursor"]);
+}
+
+#[tokio::test]
+async fn a_start_before_the_year_2000_is_refused_as_a_typo() {
+    let app = TestApp::new().await;
+    let mut body = open_body("Typo in the year");
+    body["started_at"] = json!("0026-11-22T09:00:00Z");
+    let reply = app.write(Method::POST, "/api/incidents", body).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.fields(), ["started_at"]);
+    nothing_was_opened(&app).await;
 }
