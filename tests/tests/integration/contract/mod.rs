@@ -58,6 +58,7 @@ contract!(
     window::a_reopened_incident_is_in_every_window_since_it_started,
     window::filters_narrow_a_window_by_status_severity_and_system,
     window::pages_walk_a_window_once_even_when_incidents_arrive_between_pages,
+    window::pages_walk_incidents_from_before_and_inside_a_window_across_a_month_boundary,
     catalog::systems_are_created_replaced_and_listed_by_id,
     catalog::subscribers_are_listed_per_system_and_replaced_by_contact,
     access::a_username_is_taken_once,

@@ -177,3 +177,40 @@ pub async fn pages_walk_a_window_once_even_when_incidents_arrive_between_pages(b
     assert_eq!(walked, expected, "every seeded incident once, newest start first, ties by ticket");
     assert!(late.iter().all(|t| !walked.contains(t)));
 }
+
+pub async fn pages_walk_incidents_from_before_and_inside_a_window_across_a_month_boundary(b: Backend) {
+    let (from, to) = (datetime!(2026-10-29 12:00 UTC), datetime!(2026-11-05 00:00 UTC));
+    // Newest start first, which is the order the pages must give.
+    let expected = vec![
+        seed(&b, datetime!(2026-11-03 09:00 UTC), None, &["a"]).await,
+        seed(&b, datetime!(2026-11-01 00:30 UTC), Some(datetime!(2026-11-02 00:00 UTC)), &["a"]).await,
+        seed(&b, datetime!(2026-10-31 23:00 UTC), Some(datetime!(2026-11-01 01:00 UTC)), &["a"]).await,
+        seed(&b, datetime!(2026-10-29 13:00 UTC), Some(datetime!(2026-10-29 14:00 UTC)), &["a"]).await,
+        // Started the same morning as the window, still open at its start.
+        seed(&b, datetime!(2026-10-29 06:00 UTC), Some(datetime!(2026-10-29 18:00 UTC)), &["a"]).await,
+        // Started days before, resolved inside the window.
+        seed(&b, datetime!(2026-10-20 06:00 UTC), Some(datetime!(2026-10-30 06:00 UTC)), &["a"]).await,
+        // Open since the month before.
+        seed(&b, datetime!(2026-10-01 08:00 UTC), None, &["a"]).await,
+        // Resolved long after the window, started long before it.
+        seed(&b, datetime!(2026-08-15 08:00 UTC), Some(datetime!(2026-11-20 08:00 UTC)), &["a"]).await,
+    ];
+    seed(&b, datetime!(2026-10-29 06:30 UTC), Some(datetime!(2026-10-29 11:00 UTC)), &["a"]).await;
+    seed(&b, datetime!(2026-11-05 00:00 UTC), None, &["a"]).await;
+    let mut query = WindowQuery::new(Window::new(from, to).unwrap());
+    query.limit = 2;
+    let mut pages = 0;
+    let mut walked = Vec::new();
+    loop {
+        let page = b.store.list_window(&query).await.unwrap();
+        assert!(page.items.len() <= 2);
+        walked.extend(page.items.iter().map(|i| i.ticket));
+        pages += 1;
+        match page.next {
+            Some(next) => query.cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(walked, expected);
+    assert!(pages >= 4, "{pages} pages of at most 2");
+}
