@@ -102,7 +102,10 @@ async fn an_agent_opens_updates_and_closes_an_incident_through_the_form() {
     let timeline = detail["timeline"].as_array().unwrap();
     let kinds: Vec<&str> = timeline.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["opened", "updated", "resolved"]);
-    assert!(timeline.iter().all(|e| e["actor"] == json!({"kind": "user", "name": "ada (test)"})), "sign-in names stay private");
+    assert!(
+        timeline.iter().all(|e| e["actor"] == json!({"kind": "user", "name": "ada (test)"})),
+        "sign-in names stay private"
+    );
     assert_eq!(timeline[1]["message"], "The tunnel's certificate expired.");
     assert_eq!(timeline[2]["notify"], true);
 }
