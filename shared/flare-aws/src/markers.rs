@@ -48,7 +48,8 @@ pub(crate) fn day_of(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos().div_euclid(DAY_NANOS)).unwrap_or(i64::MIN)
 }
 
-/// Midnight UTC at the start of `day`.
+/// Midnight UTC at the start of `day`. Days come from [`day_of`] of a representable time, whose midnight is
+/// representable too; the fallback is never taken.
 pub(crate) fn midnight(day: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(day.saturating_mul(86_400)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }

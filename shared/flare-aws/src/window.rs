@@ -165,11 +165,13 @@ impl DynamoStore {
                     .scan_index_forward(false),
             )
             .await?;
-        let mut open: Vec<Incident> = items
-            .iter()
-            .map(items::decode::<Incident>)
-            .filter(|i| i.as_ref().map_or(true, Incident::is_open))
-            .collect::<Result<_, _>>()?;
+        let mut open = Vec::new();
+        for item in &items {
+            let incident: Incident = items::decode(item)?;
+            if incident.is_open() {
+                open.push(incident);
+            }
+        }
         open.sort_by_key(|i| std::cmp::Reverse((i.started_at, i.ticket)));
         Ok(open)
     }
