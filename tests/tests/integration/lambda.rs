@@ -4,7 +4,7 @@
 
 use axum::Router;
 use flare_core::text::{PersonName, SystemName};
-use flare_core::{AccessStore, ApiKey, ApiKeyHash, CatalogStore, IncidentService, Scope, System};
+use flare_core::{ApiKey, ApiKeyHash, IncidentService, Scope, System};
 use flare_http::{AppState, HttpConfig};
 use http::StatusCode;
 use serde_json::Value;
