@@ -16,7 +16,7 @@ use tracing::info;
 
 use crate::auth::{self, Principal};
 use crate::error::ApiError;
-use crate::request::{self, BodyKind, FormFields, NoteJson, OpenForm, OpenJson, ReopenJson, ResolveJson, UpdateJson};
+use crate::request::{self, ActionJson, BodyKind, FormFields, OpenForm, OpenJson, UpdateJson};
 use crate::state::AppState;
 
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -136,44 +136,16 @@ pub(crate) async fn update(
     execute(&state, &principal, &headers, Command::Update(Box::new(command))).await
 }
 
-/// `POST /api/incidents/{ticket}/resolve`.
-pub(crate) async fn resolve(
+/// `POST /api/incidents/{ticket}/resolve`, `/reopen` and `/notes`: the body type says which.
+pub(crate) async fn action<J: ActionJson>(
     State(state): State<AppState>,
     Path(ticket): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let (principal, ticket, bytes) = prelude(&state, &headers, &ticket, body).await?;
-    let dto: ResolveJson = json_body(&headers, &bytes)?;
-    let version = request::expected_version(&headers, dto.version)?;
+    let dto: J = json_body(&headers, &bytes)?;
+    let version = request::expected_version(&headers, dto.version())?;
     let command = dto.into_command(ticket, version).map_err(ApiError::Invalid)?;
-    execute(&state, &principal, &headers, Command::Resolve(command)).await
-}
-
-/// `POST /api/incidents/{ticket}/reopen`.
-pub(crate) async fn reopen(
-    State(state): State<AppState>,
-    Path(ticket): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let (principal, ticket, bytes) = prelude(&state, &headers, &ticket, body).await?;
-    let dto: ReopenJson = json_body(&headers, &bytes)?;
-    let version = request::expected_version(&headers, dto.version)?;
-    let command = dto.into_command(ticket, version).map_err(ApiError::Invalid)?;
-    execute(&state, &principal, &headers, Command::Reopen(command)).await
-}
-
-/// `POST /api/incidents/{ticket}/notes`.
-pub(crate) async fn note(
-    State(state): State<AppState>,
-    Path(ticket): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let (principal, ticket, bytes) = prelude(&state, &headers, &ticket, body).await?;
-    let dto: NoteJson = json_body(&headers, &bytes)?;
-    let version = request::expected_version(&headers, dto.version)?;
-    let command = dto.into_command(ticket, version).map_err(ApiError::Invalid)?;
-    execute(&state, &principal, &headers, Command::Note(command)).await
+    execute(&state, &principal, &headers, command).await
 }

@@ -44,6 +44,7 @@ pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, PasswordError, hash_p
 pub use state::AppState;
 
 use crate::error::ApiError;
+use crate::request::{NoteJson, ReopenJson, ResolveJson};
 
 /// Every route, as (method, path): the routers are built from paths listed here, and the OpenAPI document
 /// must describe exactly these.
@@ -86,9 +87,9 @@ fn intake_routes() -> Router<AppState> {
     let r = route(r, "/logout", post(login::logout));
     let r = route(r, "/api/incidents", post(intake_api::open));
     let r = route(r, "/api/incidents/{ticket}", patch(intake_api::update));
-    let r = route(r, "/api/incidents/{ticket}/resolve", post(intake_api::resolve));
-    let r = route(r, "/api/incidents/{ticket}/reopen", post(intake_api::reopen));
-    route(r, "/api/incidents/{ticket}/notes", post(intake_api::note))
+    let r = route(r, "/api/incidents/{ticket}/resolve", post(intake_api::action::<ResolveJson>));
+    let r = route(r, "/api/incidents/{ticket}/reopen", post(intake_api::action::<ReopenJson>));
+    route(r, "/api/incidents/{ticket}/notes", post(intake_api::action::<NoteJson>))
 }
 
 fn dashboard_routes() -> Router<AppState> {

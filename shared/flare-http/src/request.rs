@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use flare_core::text::{Description, Message, PersonName, RootCause, Title};
 use flare_core::timefmt::parse_rfc3339;
 use flare_core::{
-    AddNote, AffectedSystem, FieldError, Impact, OpenIncident, ReopenIncident, ResolveIncident, Severity, Source,
-    Status, System, SystemId, TicketNumber, UpdateIncident, ValidationErrors,
+    AddNote, AffectedSystem, Command, FieldError, Impact, OpenIncident, ReopenIncident, ResolveIncident, Severity,
+    Source, Status, System, SystemId, TicketNumber, UpdateIncident, ValidationErrors,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -663,18 +663,26 @@ pub(crate) struct ResolveJson {
     notify: bool,
 }
 
-impl ResolveJson {
-    pub(crate) fn into_command(
-        self,
-        ticket: TicketNumber,
-        expected_version: Option<u64>,
-    ) -> Result<ResolveIncident, ValidationErrors> {
+/// The body of an action on one incident (resolve, reopen, note): one generic handler serves all three.
+pub(crate) trait ActionJson: serde::de::DeserializeOwned + Default {
+    /// The version the client says it acted on, if it put one in the body.
+    fn version(&self) -> Option<u64>;
+    fn into_command(self, ticket: TicketNumber, expected_version: Option<u64>) -> Result<Command, ValidationErrors>;
+}
+
+impl ActionJson for ResolveJson {
+    fn version(&self) -> Option<u64> {
+        self.version
+    }
+
+    fn into_command(self, ticket: TicketNumber, expected_version: Option<u64>) -> Result<Command, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let resolved_at = api_time(&mut errors, "resolved_at", self.resolved_at.as_deref());
         let message = optional(&mut errors, "message", self.message.as_deref(), Message::parse);
         let root_cause = optional(&mut errors, "root_cause", self.root_cause.as_deref(), RootCause::parse);
         errors.finish()?;
-        Ok(ResolveIncident { ticket, expected_version, resolved_at, message, root_cause, notify: self.notify })
+        let notify = self.notify;
+        Ok(Command::Resolve(ResolveIncident { ticket, expected_version, resolved_at, message, root_cause, notify }))
     }
 }
 
@@ -728,16 +736,16 @@ pub(crate) struct ReopenJson {
     notify: bool,
 }
 
-impl ReopenJson {
-    pub(crate) fn into_command(
-        self,
-        ticket: TicketNumber,
-        expected_version: Option<u64>,
-    ) -> Result<ReopenIncident, ValidationErrors> {
+impl ActionJson for ReopenJson {
+    fn version(&self) -> Option<u64> {
+        self.version
+    }
+
+    fn into_command(self, ticket: TicketNumber, expected_version: Option<u64>) -> Result<Command, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let message = optional(&mut errors, "message", self.message.as_deref(), Message::parse);
         errors.finish()?;
-        Ok(ReopenIncident { ticket, expected_version, message, notify: self.notify })
+        Ok(Command::Reopen(ReopenIncident { ticket, expected_version, message, notify: self.notify }))
     }
 }
 
@@ -749,17 +757,17 @@ pub(crate) struct NoteJson {
     message: Option<String>,
 }
 
-impl NoteJson {
-    pub(crate) fn into_command(
-        self,
-        ticket: TicketNumber,
-        expected_version: Option<u64>,
-    ) -> Result<AddNote, ValidationErrors> {
+impl ActionJson for NoteJson {
+    fn version(&self) -> Option<u64> {
+        self.version
+    }
+
+    fn into_command(self, ticket: TicketNumber, expected_version: Option<u64>) -> Result<Command, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let message = required(&mut errors, "message", self.message.as_deref(), Message::parse);
         errors.finish()?;
         match message {
-            Some(message) => Ok(AddNote { ticket, expected_version, message }),
+            Some(message) => Ok(Command::Note(AddNote { ticket, expected_version, message })),
             None => Err(FieldError::new("message", "is required").into()),
         }
     }
