@@ -7,7 +7,8 @@
 //!   timeline event, so both store adapters commit exactly the same thing.
 //! - The catalog of systems and subscribers ([`catalog`]), people and API keys ([`access`]).
 //! - Dashboard windows and pages ([`window`]).
-//! - The ports that adapters implement ([`ports`]) and the [`service`] that drives them.
+//! - The ports that adapters implement ([`ports`], and [`tickets`] for the ticketing system) and the [`service`]
+//!   that drives them.
 //!
 //! Limits live in [`limits`]; errors that name a field live in [`error`].
 
@@ -22,6 +23,7 @@ pub mod ports;
 pub mod service;
 pub mod text;
 pub mod ticket;
+pub mod tickets;
 pub mod timefmt;
 pub mod timeline;
 pub mod view;
@@ -37,5 +39,6 @@ pub use ports::{
 };
 pub use service::IncidentService;
 pub use ticket::TicketNumber;
+pub use tickets::{TicketError, TicketSystem};
 pub use timeline::{EventKind, FieldChange, TimelineEvent};
 pub use window::{Cursor, Page, Window, WindowQuery};
