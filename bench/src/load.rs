@@ -4,8 +4,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use flare_core::Incident;
 use futures::{StreamExt, TryStreamExt};
@@ -74,7 +75,7 @@ async fn write(client: &Client, table: &str, batch: Batch) -> anyhow::Result<usi
             .request_items(table, pending)
             .send()
             .await
-            .with_context(|| format!("BatchWriteItem into {table}"))?;
+            .map_err(|e| anyhow::anyhow!("BatchWriteItem into {table}: {}", DisplayErrorContext(e)))?;
         pending = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
         if pending.is_empty() {
             return Ok(batch.incidents);

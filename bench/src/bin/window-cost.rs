@@ -48,12 +48,9 @@ async fn measure_size(args: &Args, size: u64) -> anyhow::Result<Summary> {
     let client = local_client(&args.endpoint);
     let table = format!("flare-bench-{size}-{}", std::process::id());
     schema::create_table(&client, &table).await.with_context(|| format!("create table {table}"))?;
-    let store = DynamoStore::new(client.clone(), table.clone());
-    let outcome = fill_and_probe(args, &store, size).await;
-    if let Err(e) = client.delete_table().table_name(&table).send().await {
-        eprintln!("warning: could not delete table {table}: {e}");
-    }
-    outcome
+    // The tables are left in place: DeleteTable of a large table keeps DynamoDB Local busy for minutes, and
+    // an in-memory DynamoDB Local drops everything when it stops.
+    fill_and_probe(args, &DynamoStore::new(client, table), size).await
 }
 
 async fn fill_and_probe(args: &Args, store: &DynamoStore, size: u64) -> anyhow::Result<Summary> {
