@@ -167,7 +167,7 @@ pub(crate) fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> 
         .get(DOC)
         .and_then(|v| v.as_s().ok())
         .ok_or_else(|| StoreError::Corrupt(format!("{} has no doc", name())))?;
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("{}: {e}", name())))
+    serde_json::from_str(doc).map_err(|source| StoreError::Undecodable { what: name(), source })
 }
 
 /// A whole-number attribute.

@@ -96,6 +96,12 @@ pub enum StoreError {
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the store holds a record it cannot read: {0}")]
     Corrupt(String),
+    #[error("the store holds a record it cannot decode: {what}")]
+    Undecodable {
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 impl StoreError {

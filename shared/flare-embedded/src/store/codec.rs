@@ -20,7 +20,7 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Result<String, StoreError> {
 
 /// A value from its stored JSON document; `what` names the record for the error.
 pub(super) fn decode<T: DeserializeOwned>(what: impl Display, doc: &str) -> Result<T, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+    serde_json::from_str(doc).map_err(|source| StoreError::Undecodable { what: what.to_string(), source })
 }
 
 /// SQLite integers are signed; the domain's counters are not.
