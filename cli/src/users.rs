@@ -24,6 +24,21 @@ pub(crate) enum UsersCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Set a user's password, read from standard input, and sign them out everywhere.
+    Passwd {
+        /// The sign-in name.
+        name: String,
+    },
+    /// Refuse a user's sign-ins and end their sessions.
+    Disable {
+        /// The sign-in name.
+        name: String,
+    },
+    /// Let a disabled user sign in again. Sessions ended by `disable` stay ended.
+    Enable {
+        /// The sign-in name.
+        name: String,
+    },
 }
 
 pub(crate) async fn run(db: &Path, command: UsersCommand) -> anyhow::Result<()> {
@@ -39,14 +54,59 @@ pub(crate) async fn run(db: &Path, command: UsersCommand) -> anyhow::Result<()> 
             if admin {
                 scopes.push(Scope::Admin);
             }
-            let user =
-                User { username, display_name, password_hash, scopes, created_at: SystemClock.now(), disabled: false };
+            let user = User {
+                username,
+                display_name,
+                password_hash,
+                scopes,
+                created_at: SystemClock.now(),
+                disabled: false,
+                sessions_valid_after: None,
+            };
             match store.create_user(&user).await {
                 Ok(()) => eprintln!("Added {}. They can sign in at /login.", user.username.as_str()),
                 Err(StoreError::AlreadyExists { .. }) => bail!("{} already exists", user.username.as_str()),
                 Err(e) => return Err(e.into()),
             }
         }
+        UsersCommand::Passwd { name } => {
+            let mut user = existing(&store, &name).await?;
+            let password = read_password()?;
+            user.password_hash = flare_http::hash_password(&password)?;
+            user.end_sessions(SystemClock.now());
+            save(&store, &user).await?;
+            eprintln!("Changed the password of {}; they are signed out everywhere.", user.username.as_str());
+        }
+        UsersCommand::Disable { name } => {
+            let mut user = existing(&store, &name).await?;
+            user.disabled = true;
+            // Otherwise enabling them again would bring back every session, a stolen one included.
+            user.end_sessions(SystemClock.now());
+            save(&store, &user).await?;
+            eprintln!("Disabled {}: they cannot sign in, and their sessions have ended.", user.username.as_str());
+        }
+        UsersCommand::Enable { name } => {
+            let mut user = existing(&store, &name).await?;
+            user.disabled = false;
+            save(&store, &user).await?;
+            eprintln!("Enabled {}. They can sign in at /login.", user.username.as_str());
+        }
+    }
+    Ok(())
+}
+
+/// The stored user named `name`, or an error saying there is none.
+async fn existing(store: &SqliteStore, name: &str) -> anyhow::Result<User> {
+    let username = Username::parse("NAME", name)?;
+    match store.get_user(&username).await? {
+        Some(user) => Ok(user),
+        None => bail!("there is no user {}: `flare users add {}` creates one", username.as_str(), username.as_str()),
+    }
+}
+
+async fn save(store: &SqliteStore, user: &User) -> anyhow::Result<()> {
+    if !store.update_user(user).await? {
+        bail!("{} was removed while this command ran; nothing was changed", user.username.as_str());
     }
     Ok(())
 }

@@ -50,6 +50,25 @@ impl AccessStore for DynamoStore {
             .transpose()
     }
 
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        let sent = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(items::user_item(user)?))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::unavailable(e)),
+        }
+    }
+
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         self.put_new(items::api_key_item(key)?, || format!("API key {}", key.id)).await
     }

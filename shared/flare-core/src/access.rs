@@ -107,6 +107,23 @@ pub struct User {
     #[serde(with = "serde_rfc3339")]
     pub created_at: OffsetDateTime,
     pub disabled: bool,
+    /// Sessions issued at or before this time are refused. Set on sign-out and on a password change: a session
+    /// is a stateless signed cookie, so this is the only way to end one that has been copied. Users stored
+    /// before the field existed have none.
+    #[serde(default, with = "serde_rfc3339::option")]
+    pub sessions_valid_after: Option<OffsetDateTime>,
+}
+
+impl User {
+    /// Whether a session issued at `issued_at` may still be used.
+    pub fn accepts_session_issued_at(&self, issued_at: OffsetDateTime) -> bool {
+        !self.disabled && self.sessions_valid_after.is_none_or(|after| issued_at > after)
+    }
+
+    /// Ends every session issued so far. Never moves the cut-off back, so a slow clock cannot revive a session.
+    pub fn end_sessions(&mut self, now: OffsetDateTime) {
+        self.sessions_valid_after = Some(self.sessions_valid_after.map_or(now, |after| after.max(now)));
+    }
 }
 
 impl fmt::Debug for User {
@@ -117,6 +134,7 @@ impl fmt::Debug for User {
             .field("password_hash", &"<redacted>")
             .field("scopes", &self.scopes)
             .field("disabled", &self.disabled)
+            .field("sessions_valid_after", &self.sessions_valid_after)
             .finish_non_exhaustive()
     }
 }
@@ -191,6 +209,52 @@ mod tests {
         assert!(key.allows(Scope::IncidentsWrite));
         key.revoked_at = Some(OffsetDateTime::UNIX_EPOCH);
         assert!(!key.allows(Scope::IncidentsRead));
+    }
+
+    fn ada() -> User {
+        User {
+            username: Username::parse("username", "ada").unwrap(),
+            display_name: PersonName::parse("name", "Ada").unwrap(),
+            password_hash: "$argon2id$stub".into(),
+            scopes: vec![Scope::IncidentsWrite],
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            disabled: false,
+            sessions_valid_after: None,
+        }
+    }
+
+    #[test]
+    fn a_user_stored_before_sessions_valid_after_existed_still_loads() {
+        let mut stored = serde_json::to_value(ada()).unwrap();
+        stored.as_object_mut().unwrap().remove("sessions_valid_after");
+        let user: User = serde_json::from_value(stored).unwrap();
+        assert_eq!(user.sessions_valid_after, None);
+    }
+
+    #[test]
+    fn a_session_issued_at_or_before_the_cut_off_is_refused() {
+        let cut_off = OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1);
+        let mut user = ada();
+        user.end_sessions(cut_off);
+        assert!(!user.accepts_session_issued_at(cut_off - time::Duration::seconds(1)));
+        assert!(!user.accepts_session_issued_at(cut_off));
+        assert!(user.accepts_session_issued_at(cut_off + time::Duration::nanoseconds(1)));
+    }
+
+    #[test]
+    fn ending_sessions_never_moves_the_cut_off_back() {
+        let cut_off = OffsetDateTime::UNIX_EPOCH + time::Duration::hours(1);
+        let mut user = ada();
+        user.end_sessions(cut_off);
+        user.end_sessions(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(user.sessions_valid_after, Some(cut_off));
+    }
+
+    #[test]
+    fn a_disabled_user_accepts_no_session() {
+        let mut user = ada();
+        user.disabled = true;
+        assert!(!user.accepts_session_issued_at(OffsetDateTime::UNIX_EPOCH));
     }
 
     #[test]

@@ -110,6 +110,8 @@ pub trait AccessStore: Send + Sync {
     /// Fails with [`StoreError::AlreadyExists`] when the username is taken.
     async fn create_user(&self, user: &User) -> Result<(), StoreError>;
     async fn get_user(&self, username: &Username) -> Result<Option<User>, StoreError>;
+    /// Replaces an existing user, found by username. `false` when there is no such user; nothing is created.
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError>;
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
     async fn find_api_key(&self, hash: &ApiKeyHash) -> Result<Option<ApiKey>, StoreError>;
     /// Every key, revoked ones included, by id.

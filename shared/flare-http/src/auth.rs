@@ -70,13 +70,14 @@ async fn bearer_key(state: &AppState, headers: &HeaderMap) -> Result<Option<ApiK
     }
 }
 
-/// The signed-in user of the request, if its session cookie is valid and the user still exists and is enabled.
+/// The signed-in user of the request, if its session cookie is valid, the user still exists and is enabled, and
+/// the session was issued after the user's sessions were last ended (sign-out, password change).
 pub(crate) async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<Option<(Session, User)>, ApiError> {
     let Some(session) = Session::from_headers(headers, &state.config().session_key, state.now()) else {
         return Ok(None);
     };
     let user = state.store().get_user(&session.username).await?;
-    Ok(user.filter(|u| !u.disabled).map(|u| (session, u)))
+    Ok(user.filter(|u| u.accepts_session_issued_at(session.issued_at)).map(|u| (session, u)))
 }
 
 /// The principal allowed to change incidents through the API, or why not.

@@ -1,4 +1,4 @@
-//! Signing in and out of the web form.
+//! Signing in and out of the web form. Signing out ends the user's sessions on every browser, not just this one.
 //!
 //! The login page sets a pre-session cookie so that its form carries a CSRF token like every other form. A
 //! failed sign-in says one thing whatever the reason (no such user, wrong password, disabled account), and
@@ -134,7 +134,9 @@ pub(crate) async fn submit(
     Ok(response)
 }
 
-/// `POST /logout`: needs the session's CSRF token, so another site cannot sign people out.
+/// `POST /logout`: signs the user out everywhere. A session is a stateless cookie, so the only way to make a copy
+/// of this one stop working is to end every session the user holds, on every browser. Needs the session's CSRF
+/// token, so another site cannot sign people out.
 pub(crate) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -144,10 +146,13 @@ pub(crate) async fn logout(
     let mut fields = FormFields::parse(&bytes)?;
     let csrf = fields.take(CSRF_FIELD);
     let key = &state.config().session_key;
-    if let Some(session) = Session::from_headers(&headers, key, state.now())
-        && !session.csrf_ok(key, csrf.as_deref())
-    {
-        return Err(ApiError::Forbidden("This sign-out did not come from Flare's own page.".into()).into());
+    if let Some((session, mut user)) = auth::session_user(&state, &headers).await? {
+        if !session.csrf_ok(key, csrf.as_deref()) {
+            return Err(ApiError::Forbidden("This sign-out did not come from Flare's own page.".into()).into());
+        }
+        user.end_sessions(state.now());
+        // A user removed meanwhile has no sessions left to end.
+        state.store().update_user(&user).await?;
     }
     let mut response = Redirect::to("/login").into_response();
     let clear: HeaderValue = clear_cookie(SESSION_COOKIE, state.config().secure_cookies);

@@ -2,7 +2,9 @@
 //!
 //! A cookie value is `hex(payload).hex(HMAC-SHA256(key, purpose || payload))`: nothing is stored server-side, so
 //! the same cookie works on every Lambda instance and on `flare serve`. Two cookies exist:
-//! - the session, naming the user and its expiry, with a random nonce that its CSRF token is bound to;
+//! - the session, naming the user, when it was issued and when it expires, with a random nonce that its CSRF
+//!   token is bound to. The issue time is what a user's `sessions_valid_after` is checked against, which is how
+//!   sign-out and a password change end sessions that nothing on the server remembers;
 //! - the pre-session, set by the login page, so that the login form has a CSRF token before anyone signs in.
 //!
 //! This module knows nothing of users or passwords; [`crate::auth`] and [`crate::login`] use it.
@@ -32,27 +34,32 @@ const LOGIN_TTL: Duration = Duration::hours(2);
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
     pub(crate) username: Username,
+    /// Kept to the nanosecond, so that a sign-in just after a sign-out is not taken for one before it.
+    pub(crate) issued_at: OffsetDateTime,
     expires_at: OffsetDateTime,
     nonce: String,
 }
 
 impl Session {
     pub(crate) fn start(username: Username, now: OffsetDateTime) -> Self {
-        Self { username, expires_at: now + SESSION_TTL, nonce: random_token() }
+        Self { username, issued_at: now, expires_at: now + SESSION_TTL, nonce: random_token() }
     }
 
-    /// The session in the request's cookie, if it is signed by `key` and not expired.
+    /// The session in the request's cookie, if it is signed by `key` and not expired. Cookies from before the
+    /// issue time was carried have three fields and are refused, so their holders sign in again.
     pub(crate) fn from_headers(headers: &HeaderMap, key: &SessionKey, now: OffsetDateTime) -> Option<Self> {
         let fields = unseal(key, "session", &cookie(headers, SESSION_COOKIE)?)?;
-        let [username, expires, nonce] = <[String; 3]>::try_from(fields).ok()?;
+        let [username, issued, expires, nonce] = <[String; 4]>::try_from(fields).ok()?;
+        let issued_at = OffsetDateTime::from_unix_timestamp_nanos(issued.parse().ok()?).ok()?;
         let expires_at = OffsetDateTime::from_unix_timestamp(expires.parse().ok()?).ok()?;
         let username = Username::parse("username", &username).ok()?;
-        (now < expires_at).then_some(Self { username, expires_at, nonce })
+        (now < expires_at).then_some(Self { username, issued_at, expires_at, nonce })
     }
 
     pub(crate) fn set_cookie(&self, key: &SessionKey, secure: bool) -> HeaderValue {
+        let issued = self.issued_at.unix_timestamp_nanos().to_string();
         let expires = self.expires_at.unix_timestamp().to_string();
-        let value = seal(key, "session", &[self.username.as_str(), &expires, &self.nonce]);
+        let value = seal(key, "session", &[self.username.as_str(), &issued, &expires, &self.nonce]);
         set_cookie(SESSION_COOKIE, &value, SESSION_TTL.whole_seconds(), secure)
     }
 
@@ -208,6 +215,21 @@ mod tests {
     }
 
     #[test]
+    fn a_session_cookie_carries_its_issue_time_to_the_nanosecond() {
+        let issued = NOW + Duration::nanoseconds(123_456_789);
+        let headers = request_with(&Session::start(ada(), issued).set_cookie(&key(), true));
+        assert_eq!(Session::from_headers(&headers, &key(), issued).unwrap().issued_at, issued);
+    }
+
+    #[test]
+    fn a_session_cookie_without_an_issue_time_is_refused() {
+        let expires = (NOW + SESSION_TTL).unix_timestamp().to_string();
+        let old = seal(&key(), "session", &["ada", &expires, "00"]);
+        let headers = request_with(&set_cookie(SESSION_COOKIE, &old, 60, true));
+        assert!(Session::from_headers(&headers, &key(), NOW).is_none());
+    }
+
+    #[test]
     fn a_session_signed_with_another_key_is_refused() {
         let session = Session::start(ada(), NOW);
         let other = SessionKey::from_bytes(&[8; 32]).unwrap();
@@ -238,7 +260,8 @@ mod tests {
     #[test]
     fn a_login_token_is_not_a_session_token() {
         let login = LoginNonce::start(NOW);
-        let as_session = Session { username: ada(), expires_at: NOW + SESSION_TTL, nonce: login.nonce.clone() };
+        let as_session =
+            Session { username: ada(), issued_at: NOW, expires_at: NOW + SESSION_TTL, nonce: login.nonce.clone() };
         assert!(!login.csrf_ok(&key(), Some(&as_session.csrf_token(&key()))));
     }
 

@@ -30,6 +30,16 @@ impl AccessStore for SqliteStore {
         .await
     }
 
+    async fn update_user(&self, user: &User) -> Result<bool, StoreError> {
+        let (username, doc) = (user.username.as_str().to_string(), encode(user)?);
+        self.write(move |tx| {
+            let updated =
+                tx.prepare_cached("UPDATE users SET doc = ?2 WHERE username = ?1")?.execute(params![username, doc])?;
+            Ok(updated > 0)
+        })
+        .await
+    }
+
     async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let (id, hash, doc) = (key.id.clone(), key.hash.as_str().to_string(), encode(key)?);
         self.write(move |tx| {

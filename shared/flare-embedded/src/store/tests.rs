@@ -415,6 +415,7 @@ async fn a_taken_username_is_refused() {
         scopes: vec![Scope::IncidentsWrite],
         created_at: NOW,
         disabled: false,
+        sessions_valid_after: None,
     };
     store.create_user(&user).await.unwrap();
     assert!(matches!(store.create_user(&user).await, Err(StoreError::AlreadyExists { .. })));

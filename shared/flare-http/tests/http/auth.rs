@@ -216,6 +216,67 @@ async fn signing_out_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_session_cookie_copied_before_sign_out_is_refused_after_it() {
+    let app = TestApp::new().await;
+    let mut browser = app.signed_in("ada").await;
+    let mut stolen = browser.clone();
+    let (_, csrf) = browser.form(&app).await;
+    assert_eq!(browser.post(&app, "/logout", &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
+    let page = stolen.get(&app, "/form").await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.header("location"), Some("/login?next=%2Fform"));
+    assert_eq!(stolen.get(&app, "/api/incidents").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_users_sessions_on_every_browser() {
+    let app = TestApp::new().await;
+    let mut laptop = app.signed_in("ada").await;
+    app.clock.set(crate::support::NOW + time::Duration::minutes(1));
+    let mut phone = app.signed_in("ada").await;
+    let (_, csrf) = phone.form(&app).await;
+    phone.post(&app, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(laptop.get(&app, "/form").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_session_issued_before_sessions_valid_after_is_refused() {
+    let app = TestApp::new().await;
+    let mut browser = app.signed_in("ada").await;
+    end_sessions_of("ada", &app, crate::support::NOW + time::Duration::minutes(1)).await;
+    app.clock.set(crate::support::NOW + time::Duration::minutes(2));
+    assert_eq!(browser.get(&app, "/form").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_session_issued_after_sessions_valid_after_works() {
+    let app = TestApp::new().await;
+    end_sessions_of("ada", &app, crate::support::NOW).await;
+    app.clock.set(crate::support::NOW + time::Duration::minutes(1));
+    let mut browser = app.signed_in("ada").await;
+    assert_eq!(browser.get(&app, "/form").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn signing_in_again_after_signing_out_works() {
+    let app = TestApp::new().await;
+    let mut browser = app.signed_in("ada").await;
+    let (_, csrf) = browser.form(&app).await;
+    browser.post(&app, "/logout", &[("csrf", &csrf)]).await;
+    app.clock.set(crate::support::NOW + time::Duration::seconds(1));
+    let mut again = app.signed_in("ada").await;
+    assert_eq!(again.get(&app, "/form").await.status, StatusCode::OK);
+}
+
+/// Does what `flare users passwd` does to sessions, at `at`.
+async fn end_sessions_of(name: &str, app: &TestApp, at: time::OffsetDateTime) {
+    let username = flare_core::Username::parse("username", name).unwrap();
+    let mut user = app.store.get_user(&username).await.unwrap().unwrap();
+    user.end_sessions(at);
+    assert!(app.store.update_user(&user).await.unwrap());
+}
+
+#[tokio::test]
 async fn a_session_expires() {
     let app = TestApp::new().await;
     let mut browser = app.signed_in("ada").await;

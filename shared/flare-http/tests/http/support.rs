@@ -68,6 +68,7 @@ fn user(name: &str, scopes: Vec<Scope>, disabled: bool) -> User {
         scopes,
         created_at: NOW,
         disabled,
+        sessions_valid_after: None,
     }
 }
 
@@ -339,6 +340,9 @@ impl AccessStore for BrokenStore {
         outage()
     }
     async fn get_user(&self, _: &Username) -> Result<Option<User>, StoreError> {
+        outage()
+    }
+    async fn update_user(&self, _: &User) -> Result<bool, StoreError> {
         outage()
     }
     async fn create_api_key(&self, _: &ApiKey) -> Result<(), StoreError> {

@@ -6,15 +6,20 @@ use time::Duration;
 
 use crate::support::{Backend, NOW};
 
-pub async fn a_username_is_taken_once(b: Backend) {
-    let user = User {
+fn ada() -> User {
+    User {
         username: Username::parse("username", "ada").unwrap(),
         display_name: PersonName::parse("name", "Ada Lovelace").unwrap(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         scopes: vec![Scope::IncidentsWrite],
         created_at: NOW,
         disabled: false,
-    };
+        sessions_valid_after: None,
+    }
+}
+
+pub async fn a_username_is_taken_once(b: Backend) {
+    let user = ada();
     b.store.create_user(&user).await.unwrap();
     let again = b.store.create_user(&user).await.unwrap_err();
     assert!(matches!(again, StoreError::AlreadyExists { .. }), "{again:?}");
@@ -45,4 +50,21 @@ pub async fn api_keys_are_found_by_hash_and_revoked_once(b: Backend) {
     expected.sort();
     ids.sort();
     assert_eq!(ids, expected);
+}
+
+pub async fn an_updated_user_reads_back_as_replaced(b: Backend) {
+    let mut user = ada();
+    b.store.create_user(&user).await.unwrap();
+    user.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$bmV3".into();
+    user.scopes = vec![];
+    user.disabled = true;
+    user.sessions_valid_after = Some(NOW + Duration::nanoseconds(1_500));
+    assert!(b.store.update_user(&user).await.unwrap());
+    assert_eq!(b.store.get_user(&user.username).await.unwrap(), Some(user));
+}
+
+pub async fn updating_an_unknown_user_is_false_and_creates_nobody(b: Backend) {
+    let user = ada();
+    assert!(!b.store.update_user(&user).await.unwrap());
+    assert!(b.store.get_user(&user.username).await.unwrap().is_none());
 }

@@ -62,5 +62,7 @@ contract!(
     catalog::systems_are_created_replaced_and_listed_by_id,
     catalog::subscribers_are_listed_per_system_and_replaced_by_contact,
     access::a_username_is_taken_once,
+    access::an_updated_user_reads_back_as_replaced,
+    access::updating_an_unknown_user_is_false_and_creates_nobody,
     access::api_keys_are_found_by_hash_and_revoked_once,
 );
