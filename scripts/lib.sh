@@ -110,3 +110,19 @@ ensure_python_tools() {
     fi
     export PATH="$VENV/bin:$PATH"
 }
+
+# Starts moto's server (SES v1 and SNS; installed by ensure_python_tools) on a free port, in the background.
+# Call wait_moto before use. Tests read what was sent from its /moto-api/data.json.
+start_moto() {
+    local port
+    port=$(free_port)
+    "$VENV/bin/moto_server" -p "$port" -H 127.0.0.1 >"$RUN/moto.log" 2>&1 &
+    FLARE_PIDS+=("$!")
+    MOTO_PID=$!
+    export FLARE_TEST_MOTO_ENDPOINT="http://127.0.0.1:$port"
+}
+
+wait_moto() {
+    wait_for_http "$FLARE_TEST_MOTO_ENDPOINT/moto-api/data.json" 60 "$RUN/moto.log" "$MOTO_PID"
+    echo "moto answers at $FLARE_TEST_MOTO_ENDPOINT"
+}

@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod incident;
 pub mod limits;
+pub mod notify;
 pub mod ports;
 pub mod service;
 pub mod text;

@@ -3,6 +3,7 @@
 //! - `contract`: the storage contract, each case written once and run against every adapter — SQLite in a
 //!   temporary file and DynamoDB Local (started by `scripts/test`, which exports its endpoint).
 //! - `lambda`: API Gateway events from `events/` through the intake and dashboard routers, on DynamoDB Local.
+//! - `notify_aws`: the SES mailer and SNS publisher against moto's server (also started by `scripts/test`).
 //! - `template`: `infra/template.yaml` declares the table the store defines.
 //!
 //! A service that is missing fails the run with a message saying how to start it; nothing is skipped.
@@ -11,5 +12,6 @@
 
 mod contract;
 mod lambda;
+mod notify_aws;
 mod support;
 mod template;

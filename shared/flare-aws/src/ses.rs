@@ -1,0 +1,377 @@
+//! The SES (v1) adapter of [`Mailer`]: mass notification through SendBulkTemplatedEmail, single mail (reports)
+//! through SendRawEmail, and idempotent template registration.
+//!
+//! It owns batching (at most [`BULK_MAX`] destinations per call), reading each destination's status, retrying
+//! throttled destinations with backoff, and pacing sends under the account's maximum send rate. It does not
+//! decide who is told or remember who was: that is the dispatcher and its ledger.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+use aws_sdk_ses::Client;
+use aws_sdk_ses::config::retry::RetryConfig;
+use aws_sdk_ses::config::timeout::TimeoutConfig;
+use aws_sdk_ses::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_ses::operation::create_template::CreateTemplateError;
+use aws_sdk_ses::primitives::Blob;
+use aws_sdk_ses::types::{BulkEmailDestination, BulkEmailStatus, Destination, RawMessage, Template};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use flare_core::EmailAddress;
+use flare_core::notify::{BulkMail, BulkReport, Mail, Mailer, NotifyError, Recipient};
+use tracing::{instrument, warn};
+
+use crate::rate::{Backoff, RateLimiter, classify};
+
+/// SES accepts at most 50 destinations in one SendBulkTemplatedEmail call.
+pub const BULK_MAX: usize = 50;
+
+const SERVICE: &str = "SES";
+
+fn retry_config() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
+}
+
+/// A bulk call carries 50 destinations; it gets a little longer than a DynamoDB call, and the whole dispatch
+/// still fits a stream-triggered invocation.
+fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(25))
+        .build()
+}
+
+/// The SES client Flare's functions use: credentials and region from the environment only, explicit retries and
+/// timeouts. `endpoint_override` is for tests and development (moto); production passes `None`.
+pub async fn ses_client(endpoint_override: Option<&str>) -> Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(EnvironmentVariableRegionProvider::new())
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .retry_config(retry_config())
+        .timeout_config(timeout_config());
+    if let Some(url) = endpoint_override {
+        loader = loader.endpoint_url(url);
+    }
+    Client::new(&loader.load().await)
+}
+
+/// An SES client for a local emulator at `endpoint`, with dummy credentials and region `us-east-1`. Tests only.
+pub fn local_ses_client(endpoint: &str) -> Client {
+    let config = aws_sdk_ses::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "flare-local"))
+        .endpoint_url(endpoint)
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
+        .build();
+    Client::from_conf(config)
+}
+
+/// Sends Flare's mail through SES v1 from one verified sender.
+#[derive(Debug)]
+pub struct SesMailer {
+    client: Client,
+    sender: EmailAddress,
+    limiter: RateLimiter,
+    backoff: Backoff,
+}
+
+impl SesMailer {
+    /// `max_send_rate` is the account's SES maximum send rate, in recipients per second.
+    pub fn new(client: Client, sender: EmailAddress, max_send_rate: f64) -> Self {
+        Self { client, sender, limiter: RateLimiter::per_second(max_send_rate), backoff: Backoff::default() }
+    }
+
+    /// Replaces the retry schedule for throttled destinations.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Creates the template, or updates it when it exists, so deploying twice is harmless.
+    #[instrument(skip_all, fields(template = %name))]
+    pub async fn ensure_template(&self, name: &str, subject: &str, html: &str, text: &str) -> Result<(), NotifyError> {
+        let template = Template::builder()
+            .template_name(name)
+            .subject_part(subject)
+            .html_part(html)
+            .text_part(text)
+            .build()
+            .map_err(|e| NotifyError::Invalid(e.to_string()))?;
+        match self.client.create_template().template(template.clone()).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.as_service_error(), Some(CreateTemplateError::AlreadyExistsException(_))) => self
+                .client
+                .update_template()
+                .template(template)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(SERVICE, e)),
+            Err(e) => Err(classify(SERVICE, e)),
+        }
+    }
+
+    /// Sends one chunk of at most [`BULK_MAX`] recipients, retrying its throttled destinations.
+    async fn send_chunk(
+        &self,
+        mail: &BulkMail,
+        shared: &str,
+        chunk: &[&Recipient],
+        report: &mut BulkReport,
+    ) -> Result<(), NotifyError> {
+        let mut pending: Vec<&Recipient> = chunk.to_vec();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            if attempt > self.backoff.max_attempts {
+                // Never dropped: the caller sees them and tries again later.
+                warn!(count = pending.len(), "destinations still throttled after retries");
+                report.deferred.extend(pending.iter().map(|r| r.email.clone()));
+                return Ok(());
+            }
+            tokio::time::sleep(self.backoff.delay(attempt)).await;
+            self.limiter.acquire(pending.len()).await;
+            let mut request = self
+                .client
+                .send_bulk_templated_email()
+                .source(self.sender.as_str())
+                .template(&mail.template)
+                .default_template_data(shared);
+            for recipient in &pending {
+                let data = serde_json::to_string(&recipient.data).map_err(|e| NotifyError::Invalid(e.to_string()))?;
+                request = request.destinations(
+                    BulkEmailDestination::builder()
+                        .destination(Destination::builder().to_addresses(recipient.email.as_str()).build())
+                        .replacement_template_data(data)
+                        .build(),
+                );
+            }
+            report.calls += 1;
+            let output = match request.send().await {
+                Ok(output) => output,
+                Err(e) => {
+                    let error = classify(SERVICE, e);
+                    if error.is_transient() {
+                        warn!(error = ?error, attempt, "bulk send failed; retrying");
+                        continue;
+                    }
+                    return Err(error);
+                }
+            };
+            let statuses = output.status();
+            let mut retry = Vec::new();
+            for (i, recipient) in pending.iter().enumerate() {
+                let entry = statuses.get(i);
+                match entry.and_then(|s| s.status()) {
+                    Some(BulkEmailStatus::Success) => report.sent.push(recipient.email.clone()),
+                    // A message id without a status still means SES accepted the destination (moto answers so).
+                    None if entry.and_then(|s| s.message_id()).is_some() => report.sent.push(recipient.email.clone()),
+                    Some(BulkEmailStatus::AccountThrottled | BulkEmailStatus::TransientFailure) => {
+                        retry.push(*recipient)
+                    }
+                    Some(other) => {
+                        let detail = entry.and_then(|s| s.error()).unwrap_or_default();
+                        let status = if detail.is_empty() {
+                            other.as_str().to_string()
+                        } else {
+                            format!("{}: {detail}", other.as_str())
+                        };
+                        report.failed.push((recipient.email.clone(), status));
+                    }
+                    // SES answered without a status for this destination: it may have been sent, so it is not
+                    // retried (no duplicates) but reported.
+                    None => report.failed.push((recipient.email.clone(), "no status returned".to_string())),
+                }
+            }
+            pending = retry;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    #[instrument(skip_all, fields(template = %mail.template, recipients = mail.recipients.len()))]
+    async fn send_bulk(&self, mail: &BulkMail) -> Result<BulkReport, NotifyError> {
+        let shared = serde_json::to_string(&mail.shared).map_err(|e| NotifyError::Invalid(e.to_string()))?;
+        // Each address is sent to once, even if listed twice.
+        let mut seen = BTreeSet::new();
+        let unique: Vec<&Recipient> =
+            mail.recipients.iter().filter(|r| seen.insert(r.email.as_str().to_ascii_lowercase())).collect();
+        let mut report = BulkReport::default();
+        for chunk in unique.chunks(BULK_MAX) {
+            self.send_chunk(mail, &shared, chunk, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    #[instrument(skip_all)]
+    async fn send_one(&self, mail: &Mail) -> Result<(), NotifyError> {
+        let raw = mime_message(&self.sender, mail);
+        let message =
+            RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| NotifyError::Invalid(e.to_string()))?;
+        self.limiter.acquire(1).await;
+        self.client
+            .send_raw_email()
+            .source(self.sender.as_str())
+            .destinations(mail.to.as_str())
+            .raw_message(message)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| classify(SERVICE, e))
+    }
+}
+
+/// The line length base64 bodies are wrapped at (RFC 2045).
+const BASE64_LINE: usize = 76;
+/// Safe because base64 text never contains `=_`.
+const BOUNDARY: &str = "=_flare-alternative_=";
+
+/// A multipart/alternative message (text first, HTML preferred) with base64 parts, so no body line can be long
+/// or look like a boundary.
+fn mime_message(sender: &EmailAddress, mail: &Mail) -> Vec<u8> {
+    let mut out = String::new();
+    out.push_str(&format!("From: {}\r\n", sender.as_str()));
+    out.push_str(&format!("To: {}\r\n", mail.to.as_str()));
+    out.push_str(&format!("Subject: {}\r\n", encode_header(mail.subject.as_str())));
+    out.push_str("MIME-Version: 1.0\r\n");
+    out.push_str(&format!("Content-Type: multipart/alternative; boundary=\"{BOUNDARY}\"\r\n\r\n"));
+    for (kind, body) in [("text/plain", &mail.text), ("text/html", &mail.html)] {
+        out.push_str(&format!("--{BOUNDARY}\r\n"));
+        out.push_str(&format!("Content-Type: {kind}; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
+        let encoded = BASE64.encode(body.as_bytes());
+        for line in encoded.as_bytes().chunks(BASE64_LINE) {
+            out.push_str(&String::from_utf8_lossy(line));
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str(&format!("--{BOUNDARY}--\r\n"));
+    out.into_bytes()
+}
+
+/// A header value as is when it is plain printable ASCII, otherwise as RFC 2047 encoded-words (`B` encoding),
+/// each under 75 characters and never splitting a character, folded onto continuation lines.
+pub(crate) fn encode_header(value: &str) -> String {
+    if value.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) && value.len() <= 900 {
+        return value.to_string();
+    }
+    // 45 bytes become 60 base64 characters; with `=?UTF-8?B?` and `?=` the word stays under 75.
+    const MAX_BYTES: usize = 45;
+    let mut words = Vec::new();
+    let mut current = String::new();
+    for c in value.chars().filter(|c| !c.is_control()) {
+        if current.len() + c.len_utf8() > MAX_BYTES {
+            words.push(std::mem::take(&mut current));
+        }
+        current.push(c);
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words.iter().map(|w| format!("=?UTF-8?B?{}?=", BASE64.encode(w.as_bytes()))).collect::<Vec<_>>().join("\r\n ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ascii_subject_is_left_as_is() {
+        assert_eq!(encode_header("INC-1042 resolved: mail is back"), "INC-1042 resolved: mail is back");
+    }
+
+    #[test]
+    fn a_non_ascii_subject_becomes_short_encoded_words_that_decode_back() {
+        let subject = "Störung: Übertragung läuft wieder – E-Mail und Kalender sind erreichbar ✓";
+        let encoded = encode_header(subject);
+        let mut decoded = Vec::new();
+        for word in encoded.split("\r\n ") {
+            assert!(word.len() <= 75, "{word}");
+            let inner = word.strip_prefix("=?UTF-8?B?").and_then(|w| w.strip_suffix("?=")).unwrap_or_default();
+            decoded.extend(BASE64.decode(inner).unwrap_or_default());
+        }
+        assert_eq!(String::from_utf8(decoded).ok().as_deref(), Some(subject));
+    }
+
+    /// SES statuses for a bulk call, in destination order, as SES v1's query protocol answers them.
+    fn bulk_answer(statuses: &[&str]) -> wiremock::ResponseTemplate {
+        let members: String = statuses
+            .iter()
+            .map(|s| match *s {
+                "Success" => "<member><Status>Success</Status><MessageId>m</MessageId></member>".to_string(),
+                other => format!("<member><Status>{other}</Status><Error>because</Error></member>"),
+            })
+            .collect();
+        let body = format!(
+            "<SendBulkTemplatedEmailResponse xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\">\
+             <SendBulkTemplatedEmailResult><Status>{members}</Status></SendBulkTemplatedEmailResult>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></SendBulkTemplatedEmailResponse>"
+        );
+        wiremock::ResponseTemplate::new(200).set_body_raw(body, "text/xml")
+    }
+
+    fn quick() -> Backoff {
+        Backoff { max_attempts: 3, base: Duration::from_millis(1), max_delay: Duration::from_millis(2) }
+    }
+
+    fn mail(n: usize) -> BulkMail {
+        let recipients = (0..n)
+            .map(|i| Recipient {
+                email: EmailAddress::parse("email", &format!("r{i}@example.org")).unwrap_or_else(|e| panic!("{e:?}")),
+                data: std::collections::BTreeMap::new(),
+            })
+            .collect();
+        BulkMail { template: "t".to_string(), shared: std::collections::BTreeMap::new(), recipients }
+    }
+
+    async fn mailer_at(server: &wiremock::MockServer) -> SesMailer {
+        let sender = EmailAddress::parse("sender", "flare@example.org").unwrap_or_else(|e| panic!("{e:?}"));
+        SesMailer::new(local_ses_client(&server.uri()), sender, 10_000.0).with_backoff(quick())
+    }
+
+    #[tokio::test]
+    async fn a_throttled_destination_is_retried_alone_and_a_rejected_one_is_recorded() {
+        use wiremock::matchers::{body_string_contains, method};
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(method("POST"))
+            .and(body_string_contains("r0%40example.org"))
+            .respond_with(bulk_answer(&["Success", "AccountThrottled", "MessageRejected"]))
+            .expect(1)
+            .mount(&server)
+            .await;
+        wiremock::Mock::given(method("POST")).respond_with(bulk_answer(&["Success"])).expect(1).mount(&server).await;
+
+        let report = mailer_at(&server).await.send_bulk(&mail(3)).await.unwrap_or_else(|e| panic!("{e:?}"));
+
+        let sent: Vec<&str> = report.sent.iter().map(|e| e.as_str()).collect();
+        assert_eq!(sent, ["r0@example.org", "r1@example.org"]);
+        assert_eq!(report.failed.len(), 1);
+        assert_eq!(report.failed[0].0.as_str(), "r2@example.org");
+        assert!(report.failed[0].1.starts_with("MessageRejected"), "{:?}", report.failed);
+        assert_eq!(report.calls, 2);
+        let requests = server.received_requests().await.unwrap_or_default();
+        let retry = String::from_utf8_lossy(&requests[1].body).to_string();
+        assert!(retry.contains("r1%40example.org") && !retry.contains("r0%40") && !retry.contains("r2%40"), "{retry}");
+    }
+
+    #[tokio::test]
+    async fn a_destination_throttled_on_every_attempt_is_deferred_not_lost() {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::method("POST"))
+            .respond_with(bulk_answer(&["TransientFailure"]))
+            .mount(&server)
+            .await;
+
+        let report = mailer_at(&server).await.send_bulk(&mail(1)).await.unwrap_or_else(|e| panic!("{e:?}"));
+
+        assert!(report.sent.is_empty() && report.failed.is_empty());
+        assert_eq!(report.deferred.len(), 1);
+        assert_eq!(report.calls, quick().max_attempts as usize);
+    }
+}
