@@ -9,11 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_sdk_ses::Client;
-use aws_sdk_ses::config::retry::RetryConfig;
-use aws_sdk_ses::config::timeout::TimeoutConfig;
-use aws_sdk_ses::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_ses::operation::create_template::CreateTemplateError;
 use aws_sdk_ses::primitives::Blob;
 use aws_sdk_ses::types::{BulkEmailDestination, BulkEmailStatus, Destination, RawMessage, Template};
@@ -23,6 +19,7 @@ use flare_core::EmailAddress;
 use flare_core::notify::{BulkMail, BulkReport, Mail, Mailer, NotifyError, Recipient};
 use tracing::{instrument, warn};
 
+use crate::client::{Limits, local_sdk_config, sdk_config};
 use crate::rate::{Backoff, RateLimiter, classify};
 
 /// SES accepts at most 50 destinations in one SendBulkTemplatedEmail call.
@@ -30,45 +27,19 @@ pub const BULK_MAX: usize = 50;
 
 const SERVICE: &str = "SES";
 
-fn retry_config() -> RetryConfig {
-    RetryConfig::standard().with_max_attempts(3)
-}
+/// SES: a bulk call carries 50 destinations, so it may take a little longer than a DynamoDB call; a whole
+/// dispatch still fits a stream-triggered invocation.
+const LIMITS: Limits = Limits { attempt: Duration::from_secs(10), total: Duration::from_secs(25) };
 
-/// A bulk call carries 50 destinations; it gets a little longer than a DynamoDB call, and the whole dispatch
-/// still fits a stream-triggered invocation.
-fn timeout_config() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(10))
-        .operation_timeout(Duration::from_secs(25))
-        .build()
-}
-
-/// The SES client Flare's functions use: credentials and region from the environment only, explicit retries and
-/// timeouts. `endpoint_override` is for tests and development (moto); production passes `None`.
+/// The SES client Flare's functions use (see [`crate::client`]); `endpoint_override` is for tests and
+/// development (moto).
 pub async fn ses_client(endpoint_override: Option<&str>) -> Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(EnvironmentVariableRegionProvider::new())
-        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-        .retry_config(retry_config())
-        .timeout_config(timeout_config());
-    if let Some(url) = endpoint_override {
-        loader = loader.endpoint_url(url);
-    }
-    Client::new(&loader.load().await)
+    Client::new(&sdk_config(endpoint_override, LIMITS).await)
 }
 
-/// An SES client for a local emulator at `endpoint`, with dummy credentials and region `us-east-1`. Tests only.
+/// An SES client for a local emulator at `endpoint`. Tests only.
 pub fn local_ses_client(endpoint: &str) -> Client {
-    let config = aws_sdk_ses::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "flare-local"))
-        .endpoint_url(endpoint)
-        .retry_config(retry_config())
-        .timeout_config(timeout_config())
-        .build();
-    Client::from_conf(config)
+    Client::new(&local_sdk_config(endpoint, LIMITS))
 }
 
 /// Sends Flare's mail through SES v1 from one verified sender.

@@ -9,15 +9,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_sdk_sns::Client;
-use aws_sdk_sns::config::retry::RetryConfig;
-use aws_sdk_sns::config::timeout::TimeoutConfig;
-use aws_sdk_sns::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 use flare_core::notify::{Notification, NotifyError, PublishReport, Publisher};
 use tracing::{instrument, warn};
 
+use crate::client::{Limits, local_sdk_config, sdk_config};
 use crate::rate::{Backoff, classify};
 
 /// SNS accepts at most 10 entries in one PublishBatch call.
@@ -25,43 +22,18 @@ pub const BATCH_MAX: usize = 10;
 
 const SERVICE: &str = "SNS";
 
-fn retry_config() -> RetryConfig {
-    RetryConfig::standard().with_max_attempts(3)
-}
+/// SNS: like DynamoDB.
+const LIMITS: Limits = Limits { attempt: Duration::from_secs(5), total: Duration::from_secs(15) };
 
-fn timeout_config() -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(15))
-        .build()
-}
-
-/// The SNS client Flare's functions use: credentials and region from the environment only, explicit retries and
-/// timeouts. `endpoint_override` is for tests and development (moto); production passes `None`.
+/// The SNS client Flare's functions use (see [`crate::client`]); `endpoint_override` is for tests and
+/// development (moto).
 pub async fn sns_client(endpoint_override: Option<&str>) -> Client {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(EnvironmentVariableRegionProvider::new())
-        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
-        .retry_config(retry_config())
-        .timeout_config(timeout_config());
-    if let Some(url) = endpoint_override {
-        loader = loader.endpoint_url(url);
-    }
-    Client::new(&loader.load().await)
+    Client::new(&sdk_config(endpoint_override, LIMITS).await)
 }
 
-/// An SNS client for a local emulator at `endpoint`, with dummy credentials and region `us-east-1`. Tests only.
+/// An SNS client for a local emulator at `endpoint`. Tests only.
 pub fn local_sns_client(endpoint: &str) -> Client {
-    let config = aws_sdk_sns::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "flare-local"))
-        .endpoint_url(endpoint)
-        .retry_config(retry_config())
-        .timeout_config(timeout_config())
-        .build();
-    Client::from_conf(config)
+    Client::new(&local_sdk_config(endpoint, LIMITS))
 }
 
 /// Publishes Flare's notifications to one SNS topic.
