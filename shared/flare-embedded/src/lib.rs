@@ -1,15 +1,23 @@
 //! Flare's self-hosted adapters: what `flare serve` runs on one machine, with no cloud services.
 //!
 //! - [`SqliteStore`]: the [`flare_core::ports`] store traits on an embedded SQLite file, migrated on open.
+//! - [`SmtpMailer`]: the [`flare_core::notify::Mailer`] port over SMTP (lettre, pooled connections, paced by
+//!   [`flare_core::rate`]), configured by [`SmtpConfig::from_env`]. [`FileOutbox`] writes `.eml` files instead,
+//!   for development only; it is never the default.
 //!
-//! The SMTP mailer, the worker that drains timeline events to their side effects, and the in-process
+//! The worker that drains timeline events to their side effects, and the in-process
 //! schedules (poller, reporter) will live here too. Nothing here is used by the Lambda functions.
 //!
 //! Layout: `migrations` owns the schema and its versions; `store` owns every read and write, one concept a
-//! file.
+//! file; `mail_template` renders the mail templates both mailers share; `smtp` and `outbox` are the mailers.
 
+mod mail_template;
 mod migrations;
+mod outbox;
+mod smtp;
 mod store;
 
 pub use migrations::SchemaTooNew;
+pub use outbox::FileOutbox;
+pub use smtp::{DEFAULT_MAIL_RATE, SmtpConfig, SmtpMailer, SmtpTls};
 pub use store::SqliteStore;
