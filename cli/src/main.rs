@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod demo;
 mod keys;
 mod serve;
+mod systems;
 mod users;
 
 /// Flare: the help desk's incident and outage system.
@@ -35,6 +36,9 @@ enum Command {
     /// Manage API keys for monitoring tools and dashboards.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Manage the systems catalog and who is told when a system breaks.
+    #[command(subcommand)]
+    Systems(systems::SystemsCommand),
 }
 
 #[tokio::main]
@@ -51,6 +55,7 @@ async fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve::run(&cli.db, args).await,
         Some(Command::Users(command)) => users::run(&cli.db, command).await,
         Some(Command::Keys(command)) => keys::run(&cli.db, command).await,
+        Some(Command::Systems(command)) => systems::run(&cli.db, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

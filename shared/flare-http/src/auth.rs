@@ -82,6 +82,44 @@ pub(crate) async fn session_user(state: &AppState, headers: &HeaderMap) -> Resul
 
 /// The principal allowed to change incidents through the API, or why not.
 pub(crate) async fn api_writer(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let principal = api_principal(state, headers, needs_write).await?;
+    if !principal.allows(Scope::IncidentsWrite) {
+        return Err(ApiError::Forbidden(format!(
+            "{} may not change incidents: that needs scope {} (ask an admin)",
+            principal.actor().name,
+            Scope::IncidentsWrite
+        )));
+    }
+    Ok(principal)
+}
+
+/// The principal allowed to manage the catalog and its subscribers (personal data), or why not.
+pub(crate) async fn api_admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let needs_admin = || {
+        format!(
+            "this needs an API key with scope {}: send Authorization: Bearer <key> \
+             (or, from a signed-in browser, the session cookie with the X-CSRF-Token header)",
+            Scope::Admin
+        )
+    };
+    let principal = api_principal(state, headers, needs_admin).await?;
+    if !principal.allows(Scope::Admin) {
+        return Err(ApiError::Forbidden(format!(
+            "{} may not manage systems or subscribers: that needs scope {} (ask an admin)",
+            principal.actor().name,
+            Scope::Admin
+        )));
+    }
+    Ok(principal)
+}
+
+/// The caller of an API call, from its key or its signed-in session (with the CSRF token); `unauthenticated`
+/// says what to send when there is neither.
+async fn api_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+    unauthenticated: impl FnOnce() -> String,
+) -> Result<Principal, ApiError> {
     let principal = if let Some(key) = bearer_key(state, headers).await? {
         Principal::Key(key)
     } else {
@@ -95,16 +133,9 @@ pub(crate) async fn api_writer(state: &AppState, headers: &HeaderMap) -> Result<
                 }
                 Principal::User(user)
             }
-            None => return Err(ApiError::Unauthenticated(needs_write())),
+            None => return Err(ApiError::Unauthenticated(unauthenticated())),
         }
     };
-    if !principal.allows(Scope::IncidentsWrite) {
-        return Err(ApiError::Forbidden(format!(
-            "{} may not change incidents: that needs scope {} (ask an admin)",
-            principal.actor().name,
-            Scope::IncidentsWrite
-        )));
-    }
     Ok(principal)
 }
 

@@ -1,8 +1,8 @@
 //! Flare's HTTP layer: axum routers that run unchanged under `lambda_http::run` (API Gateway HTTP API) and
 //! `axum::serve` (`flare serve`).
 //!
-//! - [`intake_router`]: the help desk's form ([`intake_form`]), sign-in ([`login`]) and the write API
-//!   ([`intake_api`]).
+//! - [`intake_router`]: the help desk's form ([`intake_form`]), sign-in ([`login`]), the write API
+//!   ([`intake_api`]) and the admins' catalog API ([`systems_api`]).
 //! - [`dashboard_router`]: the read-only JSON API ([`dashboard`]), the incident page ([`incident_page`]), the
 //!   OpenAPI document ([`openapi`]) and `/healthz`.
 //! - [`app`]: both, for a single process.
@@ -25,6 +25,7 @@ mod password;
 mod request;
 mod session;
 mod state;
+mod systems_api;
 
 use std::time::Duration;
 
@@ -33,7 +34,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, patch, post};
+use axum::routing::{MethodRouter, get, patch, post, put};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -62,6 +63,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/incidents/{ticket}/resolve"),
     ("POST", "/api/incidents/{ticket}/reopen"),
     ("POST", "/api/incidents/{ticket}/notes"),
+    ("PUT", "/api/systems/{id}"),
+    ("GET", "/api/systems/{id}/subscribers"),
+    ("PUT", "/api/systems/{id}/subscribers"),
     // Dashboard
     ("GET", "/api/incidents"),
     ("GET", "/api/incidents/{ticket}"),
@@ -89,7 +93,10 @@ fn intake_routes() -> Router<AppState> {
     let r = route(r, "/api/incidents/{ticket}", patch(intake_api::update));
     let r = route(r, "/api/incidents/{ticket}/resolve", post(intake_api::action::<ResolveJson>));
     let r = route(r, "/api/incidents/{ticket}/reopen", post(intake_api::action::<ReopenJson>));
-    route(r, "/api/incidents/{ticket}/notes", post(intake_api::action::<NoteJson>))
+    let r = route(r, "/api/incidents/{ticket}/notes", post(intake_api::action::<NoteJson>));
+    // Admin only: subscriber lists are personal data, so even their read is not a dashboard read.
+    let r = route(r, "/api/systems/{id}", put(systems_api::put_system));
+    route(r, "/api/systems/{id}/subscribers", get(systems_api::subscribers).put(systems_api::put_subscribers))
 }
 
 fn dashboard_routes() -> Router<AppState> {
@@ -141,7 +148,7 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.config().max_body_bytes;
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(state.cors_origins().iter().cloned()))
-        .allow_methods([Method::GET, Method::POST, Method::PATCH])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

@@ -13,3 +13,4 @@ mod dashboard;
 mod form;
 mod intake_api;
 mod openapi;
+mod systems;

@@ -56,7 +56,7 @@ fn every_schema_reference_resolves() {
 async fn the_router_serves_every_listed_route() {
     let app = TestApp::new().await;
     for (method, path) in flare_http::ROUTES {
-        let uri = path.replace("{ticket}", "INC-1");
+        let uri = path.replace("{ticket}", "INC-1").replace("{id}", "vpn");
         let request = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(&uri);
         let reply = app.send(request.body(Body::empty()).unwrap()).await;
         assert_ne!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is not routed");
