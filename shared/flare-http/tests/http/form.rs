@@ -250,3 +250,19 @@ async fn a_form_link_prefills_the_ticket() {
     let html = browser.get(&app, "/form?ticket=INC-7").await.text();
     assert!(html.contains("id=\"update-ticket\" name=\"ticket\" value=\"INC-7\""));
 }
+
+#[tokio::test]
+async fn the_form_offers_every_catalog_system_with_an_impact_in_the_open_and_update_sections() {
+    let app = TestApp::new().await;
+    let mut browser = app.signed_in("ada").await;
+    let (html, _) = browser.form(&app).await;
+    for section in ["open", "update"] {
+        for system in ["vpn", "email", "payroll"] {
+            let select = format!(r#"<select id="{section}-impact-{system}" name="impact.{system}""#);
+            assert!(html.contains(&select), "no {select} in the form");
+            let label = format!(r#"<label for="{section}-impact-{system}">"#);
+            assert!(html.contains(&label), "{section}-impact-{system} has no label");
+        }
+    }
+    assert!(html.contains(r#"<option value="major_outage">"#));
+}
