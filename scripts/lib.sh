@@ -45,38 +45,33 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Waits until an HTTP server answers at URL (any status), or fails after SECONDS with its log.
-wait_for_http() {
-    local url=$1 seconds=$2 log=$3 pid=$4 deadline=$((SECONDS + $2))
-    until curl -s -o /dev/null --max-time 2 "$url"; do
+# Waits until PROBE ARGS... succeeds for the service at WHAT started as PID, or fails after SECONDS (or as soon
+# as the service exits) with its log.
+wait_until() {
+    local what=$1 seconds=$2 log=$3 pid=$4 deadline=$((SECONDS + $2))
+    shift 4
+    until "$@"; do
         if ! kill -0 "$pid" 2>/dev/null; then
             cat "$log" >&2 || true
-            die "the service for $url exited while starting; its log is above"
+            die "the service for $what exited while starting; its log is above"
         fi
         if [ "$SECONDS" -ge "$deadline" ]; then
             cat "$log" >&2 || true
-            die "nothing answered at $url within ${seconds}s; its log is above"
+            die "nothing answered at $what within ${seconds}s; its log is above"
         fi
         sleep 0.2
     done
 }
 
-# Waits until something accepts TCP connections at HOST:PORT, or fails after SECONDS with its log. For services
-# that do not speak HTTP (the SMTP sink).
-wait_for_tcp() {
-    local addr=$1 seconds=$2 log=$3 pid=$4 deadline=$((SECONDS + $2))
-    until (exec 3<>"/dev/tcp/${addr%:*}/${addr##*:}") 2>/dev/null; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            cat "$log" >&2 || true
-            die "the service for $addr exited while starting; its log is above"
-        fi
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            cat "$log" >&2 || true
-            die "nothing accepted connections at $addr within ${seconds}s; its log is above"
-        fi
-        sleep 0.2
-    done
-}
+http_answers() { curl -s -o /dev/null --max-time 2 "$1"; }
+tcp_accepts() { (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+
+# Waits until an HTTP server answers at URL (any status): wait_for_http URL SECONDS LOG PID.
+wait_for_http() { wait_until "$1" "$2" "$3" "$4" http_answers "$1"; }
+
+# Waits until something accepts TCP connections at HOST:PORT, for services that do not speak HTTP (the SMTP
+# sink): wait_for_tcp ADDR SECONDS LOG PID.
+wait_for_tcp() { wait_until "$1" "$2" "$3" "$4" tcp_accepts "$1"; }
 
 dynamodb_local_dir() {
     local jar
