@@ -5,7 +5,6 @@
 //! throttled destinations with backoff, and pacing sends under the account's maximum send rate. It does not
 //! decide who is told or remember who was: that is the dispatcher and its ledger.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -170,10 +169,7 @@ impl Mailer for SesMailer {
     #[instrument(skip_all, fields(template = %mail.template, recipients = mail.recipients.len()))]
     async fn send_bulk(&self, mail: &BulkMail) -> Result<BulkReport, NotifyError> {
         let shared = serde_json::to_string(&mail.shared).map_err(|e| NotifyError::Invalid(e.to_string()))?;
-        // Each address is sent to once, even if listed twice.
-        let mut seen = BTreeSet::new();
-        let unique: Vec<&Recipient> =
-            mail.recipients.iter().filter(|r| seen.insert(r.email.as_str().to_ascii_lowercase())).collect();
+        let unique = mail.unique_recipients();
         let mut report = BulkReport::default();
         for chunk in unique.chunks(BULK_MAX) {
             self.send_chunk(mail, &shared, chunk, &mut report).await?;

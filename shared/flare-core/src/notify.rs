@@ -74,6 +74,15 @@ pub struct BulkMail {
     pub recipients: Vec<Recipient>,
 }
 
+impl BulkMail {
+    /// The recipients, each address once (the first listing wins): however often someone is listed, across
+    /// systems or by mistake, they get one copy. Addresses are stored lowercased, so this is case-blind.
+    pub fn unique_recipients(&self) -> Vec<&Recipient> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.recipients.iter().filter(|r| seen.insert(&r.email)).collect()
+    }
+}
+
 /// What became of a bulk mail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BulkReport {
@@ -153,6 +162,25 @@ pub trait Publisher: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recipient_listed_twice_in_any_case_is_mailed_once() {
+        let recipient = |email: &str, n: &str| Recipient {
+            email: EmailAddress::parse("email", email).unwrap(),
+            data: BTreeMap::from([("n".to_string(), n.to_string())]),
+        };
+        let mail = BulkMail {
+            template: "t".into(),
+            shared: BTreeMap::new(),
+            recipients: vec![
+                recipient("ada@example.com", "1"),
+                recipient("bob@example.com", "2"),
+                recipient("ADA@Example.com", "3"),
+            ],
+        };
+        let unique: Vec<_> = mail.unique_recipients().into_iter().map(|r| r.data["n"].as_str()).collect();
+        assert_eq!(unique, ["1", "2"], "the first listing wins");
+    }
 
     #[test]
     fn a_short_message_longer_than_one_sms_is_rejected() {

@@ -4,7 +4,6 @@
 //! It is never the default: self-hosted Flare sends through [`crate::SmtpMailer`] unless the outbox is chosen
 //! explicitly. It renders exactly what the SMTP mailer would send, but it has no rate limit and no retries.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -62,8 +61,7 @@ impl FileOutbox {
 impl Mailer for FileOutbox {
     async fn send_bulk(&self, mail: &BulkMail) -> Result<BulkReport, NotifyError> {
         let mut report = BulkReport::default();
-        let mut seen = BTreeSet::new();
-        for recipient in mail.recipients.iter().filter(|r| seen.insert(r.email.as_str().to_ascii_lowercase())) {
+        for recipient in mail.unique_recipients() {
             let rendered = match self.templates.render(&mail.template, &mail.shared, &recipient.data)? {
                 Ok(rendered) => rendered,
                 Err(e) => {

@@ -6,7 +6,6 @@
 //! backoff; permanent ones (5xx) are reported per recipient. Who is told, and remembering it, is the
 //! dispatcher's job, not this module's.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -202,8 +201,7 @@ impl Mailer for SmtpMailer {
     #[instrument(skip_all, fields(template = %mail.template, recipients = mail.recipients.len()))]
     async fn send_bulk(&self, mail: &BulkMail) -> Result<BulkReport, NotifyError> {
         let mut report = BulkReport::default();
-        let mut seen = BTreeSet::new();
-        for recipient in mail.recipients.iter().filter(|r| seen.insert(r.email.as_str().to_ascii_lowercase())) {
+        for recipient in mail.unique_recipients() {
             let rendered = match self.templates.render(&mail.template, &mail.shared, &recipient.data)? {
                 Ok(rendered) => rendered,
                 Err(e) => {

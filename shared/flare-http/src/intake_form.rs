@@ -389,6 +389,12 @@ pub(crate) async fn show(
     page(StatusCode::OK, &FormPage::blank(&state, &session, &user, &catalog, &ticket))
 }
 
+/// The form's hidden idempotency token: a double click posts it twice and opens one incident. A post without
+/// one (a hand-made request) gets a fresh token, so it is still applied once.
+fn idempotency_token(fields: &mut FormFields) -> String {
+    fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(random_token)
+}
+
 /// `POST /form/open`.
 pub(crate) async fn open(
     State(state): State<AppState>,
@@ -397,7 +403,7 @@ pub(crate) async fn open(
 ) -> Result<Response, PageError> {
     let (session, user) = agent(&state, &headers).await?;
     let mut fields = posted_fields(&state, &session, &headers, body)?;
-    let key = fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(random_token);
+    let key = idempotency_token(&mut fields);
     let form = OpenForm::take(&mut fields);
     fields.finish()?;
     let catalog = state.store().list_systems().await?;
@@ -447,7 +453,7 @@ pub(crate) async fn update(
 ) -> Result<Response, PageError> {
     let (session, user) = agent(&state, &headers).await?;
     let mut fields = posted_fields(&state, &session, &headers, body)?;
-    let key = fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(random_token);
+    let key = idempotency_token(&mut fields);
     let form = UpdateForm::take(&mut fields);
     fields.finish()?;
     let catalog = state.store().list_systems().await?;
@@ -470,7 +476,7 @@ pub(crate) async fn close(
 ) -> Result<Response, PageError> {
     let (session, user) = agent(&state, &headers).await?;
     let mut fields = posted_fields(&state, &session, &headers, body)?;
-    let key = fields.take("idempotency_key").filter(|k| !k.trim().is_empty()).unwrap_or_else(random_token);
+    let key = idempotency_token(&mut fields);
     let form = CloseForm::take(&mut fields);
     fields.finish()?;
     let failure = match form.to_command() {
