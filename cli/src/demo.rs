@@ -47,6 +47,8 @@ pub(crate) async fn seed(service: &IncidentService) -> anyhow::Result<bool> {
             severity,
             systems: systems?,
             engineer: Some(PersonName::parse("engineer", "Ada Lovelace")?),
+            engineer_email: None,
+            notify_emails: Vec::new(),
             started_at: Some(now - Duration::hours(hours_ago)),
             detected_at: None,
             source: Source::new(Channel::Cli),
@@ -54,13 +56,15 @@ pub(crate) async fn seed(service: &IncidentService) -> anyhow::Result<bool> {
         })
     };
 
-    let vpn = incident(
+    let mut vpn = incident(
         "VPN drops remote staff every few minutes",
         "Remote staff lose their VPN connection every 5 to 10 minutes. Office staff are not affected.",
         Severity::Sev2,
         &[("vpn", Impact::PartialOutage)],
         3,
     )?;
+    // The ongoing incident shows an engineer who is mailed too; example.com addresses go nowhere.
+    vpn.engineer_email = Some(EmailAddress::parse("engineer_email", "ada.lovelace@example.com")?);
     let vpn = service.open(vpn, &actor, None).await?.ticket;
     let mut identified = UpdateIncident::new(vpn);
     identified.status = Some(Status::Identified);

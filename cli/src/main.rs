@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod channels;
 mod demo;
 mod keys;
 mod serve;

@@ -7,8 +7,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use std::time::Duration;
+
+use flare_core::config::Env;
+use flare_core::dispatch::{Dispatcher, Links};
 use flare_core::{AccessStore, IncidentService, SystemClock};
-use flare_embedded::SqliteStore;
+use flare_embedded::{SqliteStore, Worker};
 use flare_http::{AppState, HttpConfig, SessionKey};
 use tracing::info;
 
@@ -29,9 +33,21 @@ pub(crate) struct ServeArgs {
     /// Mark cookies Secure: set this when Flare is served over HTTPS (behind a TLS proxy).
     #[arg(long, env = "FLARE_SECURE_COOKIES")]
     secure_cookies: bool,
-    /// File holding the key that signs session cookies; created on first start. Defaults to `<db>.key`.
+    /// File holding the key that signs session cookies and unsubscribe links; created on first start. Defaults
+    /// to `<db>.key`.
     #[arg(long, env = "FLARE_SESSION_KEY_FILE")]
     session_key_file: Option<PathBuf>,
+    /// The address people reach Flare at, for the links in notices: `https://flare.example.com`. Defaults to
+    /// the address served on.
+    #[arg(long, env = "FLARE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Development only: write notices as `.eml` files into this directory instead of sending them. Mail is
+    /// otherwise sent over SMTP when FLARE_SMTP_HOST is set.
+    #[arg(long, env = "FLARE_OUTBOX_DIR")]
+    outbox: Option<PathBuf>,
+    /// How often the notification worker looks for queued events, in seconds.
+    #[arg(long, env = "FLARE_WORKER_POLL_SECS", default_value_t = 2)]
+    worker_poll_secs: u64,
 }
 
 pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
@@ -53,12 +69,22 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
         session_key,
         ..HttpConfig::default()
     };
-    let app = flare_http::app(AppState::new(service, config));
+    let unsubscribe = flare_http::unsubscribe_key(&config.session_key);
+    let app = flare_http::app(AppState::new(service.clone(), config));
 
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}: is another process using it? Try --bind", args.bind))?;
     let addr = listener.local_addr()?;
+    let public_url = args.public_url.unwrap_or_else(|| format!("http://{addr}"));
+    let channels = crate::channels::from_env(&Env::process(), args.outbox.as_deref())?;
+    eprintln!("{}", crate::channels::describe(&channels));
+    let dispatcher = Dispatcher::new(service.clone(), channels, Links::new(&public_url, unsubscribe));
+    let worker = Worker::new(store.clone(), dispatcher, service.clock().clone());
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(worker.run(Duration::from_secs(args.worker_poll_secs.max(1)), async {
+        let _ = worker_stopped.await;
+    }));
     if fresh {
         eprintln!("Created a new Flare database at {}.", db.display());
     }
@@ -71,6 +97,8 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
     }
     eprintln!("Flare is serving on http://{addr}/form (dashboard JSON: http://{addr}/api/incidents)");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
+    let _ = stop_worker.send(());
+    let _ = worker.await;
     info!("stopped");
     Ok(())
 }

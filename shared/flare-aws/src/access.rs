@@ -17,7 +17,7 @@ use crate::store::DynamoStore;
 
 impl DynamoStore {
     /// Writes an item that must not exist yet; `what` names it in the error when it does.
-    async fn put_new(&self, item: Item, what: impl FnOnce() -> String) -> Result<(), StoreError> {
+    pub(crate) async fn put_new(&self, item: Item, what: impl FnOnce() -> String) -> Result<(), StoreError> {
         let sent = self
             .client
             .put_item()

@@ -2,7 +2,7 @@
 //! the `SUB#<contact>` items of the same partition, and systems are listed through the `listing` index.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use flare_core::ports::CatalogStore;
 use flare_core::{StoreError, Subscriber, System, SystemId};
 
@@ -64,5 +64,18 @@ impl CatalogStore for DynamoStore {
             .expression_attribute_values(":pk", AttributeValue::S(keys::system_pk(system)))
             .expression_attribute_values(":prefix", AttributeValue::S(keys::SUBSCRIBER_PREFIX.into()));
         self.query_all(query).await?.0.iter().map(items::decode).collect()
+    }
+
+    async fn remove_subscriber(&self, system: &SystemId, contact_key: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::system_pk(system), keys::subscriber_sk(contact_key))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(out.attributes.is_some_and(|old| !old.is_empty()))
     }
 }

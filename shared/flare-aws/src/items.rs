@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use flare_core::{
-    ApiKey, IdempotencyKey, Incident, Source, StoreError, Subscriber, System, TicketNumber, TimelineEvent, User,
+    ApiKey, Delivery, IdempotencyKey, Incident, Source, StoreError, Subscriber, System, TicketNumber, TimelineEvent,
+    User,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -104,6 +105,12 @@ pub fn incident_records(incident: &Incident) -> Result<Vec<Item>, StoreError> {
 
 pub(crate) fn event_item(event: &TimelineEvent) -> Result<Item, StoreError> {
     with_doc(keys::incident_pk(event.ticket), keys::event_sk(event.seq), event)
+}
+
+/// A ledger record. It carries no index keys: deliveries are read only by their incident's partition.
+pub(crate) fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
+    let sk = keys::delivery_sk(delivery.seq, delivery.channel, delivery.batch);
+    with_doc(keys::incident_pk(delivery.ticket), sk, delivery)
 }
 
 pub(crate) fn idempotency_key(key: &str) -> Item {
@@ -204,6 +211,8 @@ mod tests {
                 impact: Impact::MajorOutage,
             }],
             engineer: None,
+            engineer_email: None,
+            notify_emails: Vec::new(),
             reporter: PersonName::parse("reporter", "Ada").unwrap(),
             started_at: t,
             detected_at: None,

@@ -2,7 +2,7 @@
 //! The store, the window query and the benchmark's bulk loader all build keys here, so they cannot drift apart.
 //! Attribute *names* belong to [`crate::schema`] and [`crate::items`]; this module owns only the values.
 
-use flare_core::{Channel, SystemId, TicketNumber, Username};
+use flare_core::{Channel, DeliveryChannel, SystemId, TicketNumber, Username};
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 use flare_core::timefmt::sortable;
@@ -15,8 +15,9 @@ pub(crate) const COUNTER_SK: &str = "TICKET";
 /// Sort key of an idempotency record and of an external-id claim.
 pub(crate) const IDEM_SK: &str = "IDEM";
 pub(crate) const EXT_SK: &str = "EXT";
-/// Sort-key prefixes of an incident's events and a system's subscribers.
+/// Sort-key prefixes of an incident's events, its deliveries and a system's subscribers.
 pub(crate) const EVENT_PREFIX: &str = "EV#";
+pub(crate) const DELIVERY_PREFIX: &str = "DL#";
 pub(crate) const SUBSCRIBER_PREFIX: &str = "SUB#";
 /// The one partition of the sparse `open` index.
 pub(crate) const OPEN_PARTITION: &str = "OPEN";
@@ -35,6 +36,25 @@ pub(crate) fn incident_pk(ticket: TicketNumber) -> String {
 /// Events sort by sequence number: ten digits are more changes than one incident will ever see.
 pub(crate) fn event_sk(seq: u64) -> String {
     format!("{EVENT_PREFIX}{seq:010}")
+}
+
+/// The ticket and sequence number of a timeline event's key (`INC#42`, `EV#0000000007`), or `None` for the key
+/// of any other item. Only keys these builders spell are accepted.
+pub(crate) fn parse_event_key(pk: &str, sk: &str) -> Option<(TicketNumber, u64)> {
+    let ticket = TicketNumber::from_number(pk.strip_prefix("INC#")?.parse().ok()?)?;
+    let seq = sk.strip_prefix(EVENT_PREFIX)?.parse().ok()?;
+    (incident_pk(ticket) == pk && event_sk(seq) == sk).then_some((ticket, seq))
+}
+
+/// Deliveries sort by event, channel name, then batch: the order the ledger promises. Six digits of batch are
+/// fifty million recipients of one event on one channel. Every key of one event starts with
+/// [`event_deliveries_prefix`].
+pub(crate) fn delivery_sk(seq: u64, channel: DeliveryChannel, batch: u32) -> String {
+    format!("{}{channel}#{batch:06}", event_deliveries_prefix(seq))
+}
+
+pub(crate) fn event_deliveries_prefix(seq: u64) -> String {
+    format!("{DELIVERY_PREFIX}{seq:010}#")
 }
 
 pub(crate) fn padded_ticket(number: u64) -> String {
@@ -136,8 +156,33 @@ mod tests {
     }
 
     #[test]
+    fn deliveries_sort_by_event_then_channel_then_batch() {
+        assert_eq!(delivery_sk(7, DeliveryChannel::Email, 2), "DL#0000000007#email#000002");
+        let keys = [
+            delivery_sk(7, DeliveryChannel::Email, 2),
+            delivery_sk(7, DeliveryChannel::Email, 10),
+            delivery_sk(7, DeliveryChannel::Message, 1),
+            delivery_sk(7, DeliveryChannel::Ticket, 1),
+            delivery_sk(10, DeliveryChannel::Email, 1),
+        ];
+        assert!(keys.is_sorted());
+        assert!(keys[..4].iter().all(|k| k.starts_with(&event_deliveries_prefix(7))));
+        assert!(!delivery_sk(70, DeliveryChannel::Email, 1).starts_with(&event_deliveries_prefix(7)));
+    }
+
+    #[test]
     fn events_sort_by_sequence() {
         assert_eq!(event_sk(7), "EV#0000000007");
         assert!(event_sk(9) < event_sk(10));
+    }
+
+    #[test]
+    fn event_keys_parse_back_and_other_keys_do_not() {
+        assert_eq!(parse_event_key(&incident_pk(ticket(42)), &event_sk(7)), Some((ticket(42), 7)));
+        assert_eq!(parse_event_key("INC#42", META), None);
+        assert_eq!(parse_event_key("INC#42", "EV#7"), None);
+        assert_eq!(parse_event_key("INC#042", "EV#0000000007"), None);
+        assert_eq!(parse_event_key("INC#0", "EV#0000000007"), None);
+        assert_eq!(parse_event_key("SYS#vpn", "EV#0000000007"), None);
     }
 }

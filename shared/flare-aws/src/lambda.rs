@@ -1,7 +1,14 @@
 //! Lambda glue: what a Flare function reads from its environment at cold start. Only what the first request
 //! needs is read here; secrets are not logged.
+//!
+//! The dispatcher reads through [`crate::secrets::Secrets::over`], so any of its variables may come from its
+//! Secrets Manager secret (`FLARE_SECRETS_ARN`) instead of the plain environment.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use flare_core::EmailAddress;
 use flare_core::config::{ConfigError, Env};
+use flare_core::unsubscribe::UnsubscribeKey;
 
 /// The configuration every DynamoDB-backed function needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,14 +27,178 @@ impl FunctionConfig {
     }
 }
 
+/// The shortest session key accepted, in bytes (the HTTP functions hold it to the same minimum).
+const SESSION_KEY_MIN: usize = 32;
+
+/// What the dispatcher needs besides [`FunctionConfig`]. The ticketing system reads its own variables
+/// (`flare_tickets::from_env`).
+///
+/// | variable | holds |
+/// |---|---|
+/// | `FLARE_TABLE` | the table |
+/// | `FLARE_SENDER` | the verified SES address mail comes from |
+/// | `FLARE_SES_MAX_SEND_RATE` | the account's SES maximum send rate, recipients per second |
+/// | `FLARE_TOPIC_ARN` | the SNS topic for SMS and chat; absent means no messages |
+/// | `FLARE_PUBLIC_URL` | Flare's public `https://` address, for the links in mail (`http://` on a loopback host) |
+/// | `FLARE_SESSION_KEY` | the intake function's session key (base64), which signs unsubscribe links |
+#[derive(Debug, Clone)]
+pub struct DispatcherConfig {
+    pub table: String,
+    pub sender: EmailAddress,
+    pub max_send_rate: f64,
+    pub topic_arn: Option<String>,
+    /// Without a trailing slash.
+    pub public_url: String,
+    pub unsubscribe: UnsubscribeKey,
+}
+
+impl DispatcherConfig {
+    pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        const SENDER: &str = "FLARE_SENDER";
+        const RATE: &str = "FLARE_SES_MAX_SEND_RATE";
+        const RATE_EXPECTED: &str = "the account's SES maximum send rate, a positive number of recipients per second";
+        const TOPIC: &str = "FLARE_TOPIC_ARN";
+
+        let table = FunctionConfig::from(env)?.table;
+        let sender = env.required(SENDER, "the verified SES address Flare's mail comes from").and_then(|v| {
+            EmailAddress::parse(SENDER, &v)
+                .map_err(|_| ConfigError::Invalid { name: SENDER, expected: "an email address" })
+        })?;
+        let max_send_rate = env
+            .required(RATE, RATE_EXPECTED)?
+            .parse::<f64>()
+            .ok()
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .ok_or(ConfigError::Invalid { name: RATE, expected: RATE_EXPECTED })?;
+        let topic_arn = env.optional(TOPIC);
+        if topic_arn.as_deref().is_some_and(|arn| !arn.starts_with("arn:")) {
+            return Err(ConfigError::Invalid { name: TOPIC, expected: "the ARN of an SNS topic (arn:...:sns:...)" });
+        }
+        Ok(Self {
+            table,
+            sender,
+            max_send_rate,
+            topic_arn,
+            public_url: public_url(env)?,
+            unsubscribe: unsubscribe(env)?,
+        })
+    }
+}
+
+/// `FLARE_PUBLIC_URL`: https, or http on a loopback host for development.
+fn public_url<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<String, ConfigError> {
+    const URL: &str = "FLARE_PUBLIC_URL";
+    const EXPECTED: &str = "Flare's public https:// address, e.g. https://flare.example.com";
+    let url = env.required(URL, EXPECTED)?.trim_end_matches('/').to_string();
+    let host = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => Some(rest),
+        (None, Some(rest)) => Some(rest).filter(|r| ["localhost", "127.0.0.1", "[::1]"].iter().any(|h| is_host(r, h))),
+        (None, None) => None,
+    };
+    match host {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url),
+        _ => Err(ConfigError::Invalid { name: URL, expected: EXPECTED }),
+    }
+}
+
+/// Whether `rest` (what follows the scheme) starts with `host`, then a port, a path or nothing.
+fn is_host(rest: &str, host: &str) -> bool {
+    rest.strip_prefix(host).is_some_and(|after| after.is_empty() || after.starts_with([':', '/']))
+}
+
+/// `FLARE_SESSION_KEY`, decoded as the HTTP functions decode it, and the unsubscribe key derived from it.
+fn unsubscribe<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<UnsubscribeKey, ConfigError> {
+    const KEY: &str = "FLARE_SESSION_KEY";
+    const EXPECTED: &str = "the session key of the intake function: at least 32 random bytes, base64 encoded";
+    let text = env.required(KEY, EXPECTED)?;
+    let bytes = STANDARD
+        .decode(&text)
+        .or_else(|_| STANDARD_NO_PAD.decode(&text))
+        .ok()
+        .filter(|bytes| bytes.len() >= SESSION_KEY_MIN)
+        .ok_or(ConfigError::Invalid { name: KEY, expected: EXPECTED })?;
+    Ok(UnsubscribeKey::derive(&bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// 48 bytes, base64.
+    const KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83v";
+
+    /// A complete dispatcher environment, with `overrides` taking precedence.
+    fn dispatcher_env(overrides: &[(&'static str, &'static str)]) -> Env<impl Fn(&str) -> Option<String>> {
+        let overrides = overrides.to_vec();
+        let base: [(&str, &str); 6] = [
+            ("FLARE_TABLE", "flare"),
+            ("FLARE_SENDER", "flare@example.org"),
+            ("FLARE_SES_MAX_SEND_RATE", "14"),
+            ("FLARE_TOPIC_ARN", "arn:aws:sns:eu-west-1:123456789012:flare"),
+            ("FLARE_PUBLIC_URL", "https://flare.example.org/"),
+            ("FLARE_SESSION_KEY", KEY),
+        ];
+        Env::from_lookup(move |name| {
+            let find = |list: &[(&str, &str)]| list.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+            find(&overrides).or_else(|| find(&base))
+        })
+    }
 
     #[test]
     fn the_table_name_is_required() {
         let env = Env::from_lookup(|_| None);
         let e = FunctionConfig::from(&env).unwrap_err();
         assert!(e.to_string().starts_with("FLARE_TABLE is not set"), "{e}");
+    }
+
+    #[test]
+    fn the_dispatcher_reads_every_variable() {
+        let c = DispatcherConfig::from(&dispatcher_env(&[])).unwrap();
+        assert_eq!(c.table, "flare");
+        assert_eq!(c.sender.as_str(), "flare@example.org");
+        assert_eq!(c.max_send_rate, 14.0);
+        assert_eq!(c.topic_arn.as_deref(), Some("arn:aws:sns:eu-west-1:123456789012:flare"));
+        assert_eq!(c.public_url, "https://flare.example.org");
+    }
+
+    #[test]
+    fn without_a_topic_the_dispatcher_sends_no_messages() {
+        let c = DispatcherConfig::from(&dispatcher_env(&[("FLARE_TOPIC_ARN", "")])).unwrap();
+        assert_eq!(c.topic_arn, None);
+    }
+
+    #[test]
+    fn each_bad_dispatcher_variable_is_named() {
+        for (name, value) in [
+            ("FLARE_SENDER", "not an address"),
+            ("FLARE_SES_MAX_SEND_RATE", "0"),
+            ("FLARE_SES_MAX_SEND_RATE", "fast"),
+            ("FLARE_TOPIC_ARN", "flare-topic"),
+            ("FLARE_PUBLIC_URL", "http://flare.example.org"),
+            ("FLARE_PUBLIC_URL", "http://localhost.example.org"),
+            ("FLARE_PUBLIC_URL", "https:///incidents"),
+            ("FLARE_SESSION_KEY", "c2hvcnQ="),
+        ] {
+            let e = DispatcherConfig::from(&dispatcher_env(&[(name, value)])).unwrap_err();
+            assert!(e.to_string().starts_with(&format!("{name} is not usable")), "{name}={value}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_dispatcher_needs_its_sender() {
+        let e = DispatcherConfig::from(&dispatcher_env(&[("FLARE_SENDER", " ")])).unwrap_err();
+        assert!(e.to_string().starts_with("FLARE_SENDER is not set"), "{e}");
+    }
+
+    #[test]
+    fn the_session_key_never_shows_in_debug() {
+        let c = DispatcherConfig::from(&dispatcher_env(&[])).unwrap();
+        assert!(!format!("{c:?}").contains(KEY));
+    }
+
+    #[test]
+    fn a_loopback_public_url_may_be_plain_http_for_development() {
+        let c = DispatcherConfig::from(&dispatcher_env(&[("FLARE_PUBLIC_URL", "http://localhost:9000")])).unwrap();
+        assert_eq!(c.public_url, "http://localhost:9000");
     }
 }

@@ -3,11 +3,15 @@
 //! - [`schema`]: the table, its indexes, stream and TTL; [`schema::create_table`] for tests and development.
 //! - [`dynamodb_client`] / [`local_client`]: clients with explicit retry and timeout configuration.
 //! - [`DynamoStore`]: implements the ports of `flare_core` ([`flare_core::ports`]), with incidents in
-//!   `store`, the dashboard's window reads in `window`, the catalog in `catalog` and access in `access`. Item
-//!   layout is in `items`, key spelling in `keys`, the activity markers behind the window reads in `markers`.
+//!   `store`, the dashboard's window reads in `window`, the catalog in `catalog`, access in `access` and the
+//!   delivery ledger in `ledger`. Item layout is in `items`, key spelling in `keys`, the activity markers
+//!   behind the window reads in `markers`.
 //! - [`ses`]: [`SesMailer`], mass mail through SendBulkTemplatedEmail and reports through SendRawEmail, paced by
 //!   [`rate`]; [`sns`]: [`SnsPublisher`], PublishBatch with filterable attributes.
-//! - [`lambda`]: what a function reads from its environment at cold start.
+//! - [`lambda`]: what a function reads from its environment at cold start; [`secrets`]: the one Secrets
+//!   Manager secret laid over that environment.
+//! - [`stream`]: the dispatcher's DynamoDB stream handler, which picks out new timeline events and reports
+//!   partial batch failures.
 //! - [`incident_records`]: the items that record one incident, for bulk loaders such as the benchmark.
 
 mod access;
@@ -17,13 +21,16 @@ mod error;
 mod items;
 mod keys;
 pub mod lambda;
+mod ledger;
 mod markers;
 pub mod rate;
 mod reads;
 pub mod schema;
+pub mod secrets;
 pub mod ses;
 pub mod sns;
 mod store;
+pub mod stream;
 mod txn;
 mod window;
 

@@ -7,6 +7,7 @@
 //! |---|---|---|---|
 //! | incident | `INC#<n>` | `META` | `gs_pk`/`gs_sk` (`by_start`), `op_pk`/`op_sk` (`open`, only while open) |
 //! | timeline event | `INC#<n>` | `EV#<seq:010>` | |
+//! | delivery (ledger) | `INC#<n>` | `DL#<seq:010>#<channel>#<batch:06>` | |
 //! | activity marker | `ACT#L<level>#<block>` | `<ticket:020>` | |
 //! | ticket counter | `COUNTER` | `TICKET` | |
 //! | idempotency record | `IDEM#<key>` | `IDEM` | (TTL `expires_at`) |

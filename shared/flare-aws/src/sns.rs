@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+use flare_core::SystemId;
 use flare_core::notify::{Notification, NotifyError, PublishReport, Publisher};
 use tracing::{instrument, warn};
 
@@ -121,21 +122,25 @@ fn entry_id(index: usize) -> String {
     format!("n{index}")
 }
 
-fn string_attribute(value: &str) -> Result<MessageAttributeValue, NotifyError> {
+fn attribute(data_type: &str, value: &str) -> Result<MessageAttributeValue, NotifyError> {
     MessageAttributeValue::builder()
-        .data_type("String")
+        .data_type(data_type)
         .string_value(value)
         .build()
         .map_err(|e| NotifyError::Invalid(e.to_string()))
 }
 
+/// The `system` attribute is a `String.Array`, a JSON array of ids: a filter policy on one system matches any
+/// message listing it.
 fn entry(index: usize, note: &Notification) -> Result<PublishBatchRequestEntry, NotifyError> {
+    let ids: Vec<&str> = note.systems.iter().map(SystemId::as_str).collect();
+    let systems = serde_json::to_string(&ids).map_err(|e| NotifyError::Invalid(e.to_string()))?;
     PublishBatchRequestEntry::builder()
         .id(entry_id(index))
         .message(note.message.as_str())
-        .message_attributes("system", string_attribute(note.system.as_str())?)
-        .message_attributes("severity", string_attribute(note.severity.as_str())?)
-        .message_attributes("event", string_attribute(note.event.as_str())?)
+        .message_attributes("system", attribute("String.Array", &systems)?)
+        .message_attributes("severity", attribute("String", note.severity.as_str())?)
+        .message_attributes("event", attribute("String", note.event.as_str())?)
         .build()
         .map_err(|e| NotifyError::Invalid(e.to_string()))
 }
@@ -182,7 +187,7 @@ mod tests {
     fn note(i: usize) -> Notification {
         Notification {
             message: ShortMessage::parse("message", &format!("INC-{i} opened")).unwrap_or_else(|e| panic!("{e:?}")),
-            system: SystemId::parse("system", "mail").unwrap_or_else(|e| panic!("{e:?}")),
+            systems: vec![SystemId::parse("system", "mail").unwrap_or_else(|e| panic!("{e:?}"))],
             severity: Severity::ALL[0],
             event: EventKind::Opened,
         }

@@ -2,7 +2,7 @@
 //!
 //! This file owns incidents, their timelines, ticket numbers, idempotency records and external-id claims. The
 //! window and open listings are in [`crate::window`], the catalog in [`crate::catalog`], access in
-//! [`crate::access`]. Every read is a GetItem, BatchGetItem or Query, never a Scan.
+//! [`crate::access`], the delivery ledger in [`crate::ledger`]. Every read is a GetItem, BatchGetItem or Query, never a Scan.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;

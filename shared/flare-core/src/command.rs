@@ -9,6 +9,7 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::access::Actor;
+use crate::catalog::EmailAddress;
 use crate::error::{DomainError, ValidationErrors};
 use crate::incident::{AffectedSystem, ExternalTicket, Incident, Severity, Source, Status};
 use crate::limits;
@@ -27,6 +28,8 @@ pub struct OpenIncident {
     pub severity: Severity,
     pub systems: Vec<AffectedSystem>,
     pub engineer: Option<PersonName>,
+    pub engineer_email: Option<EmailAddress>,
+    pub notify_emails: Vec<EmailAddress>,
     /// Defaults to now.
     pub started_at: Option<OffsetDateTime>,
     pub detected_at: Option<OffsetDateTime>,
@@ -46,6 +49,9 @@ pub struct UpdateIncident {
     pub status: Option<Status>,
     pub systems: Option<Vec<AffectedSystem>>,
     pub engineer: Option<PersonName>,
+    pub engineer_email: Option<EmailAddress>,
+    /// Replaces the whole list when given.
+    pub notify_emails: Option<Vec<EmailAddress>>,
     pub started_at: Option<OffsetDateTime>,
     pub detected_at: Option<OffsetDateTime>,
     pub external: Option<ExternalTicket>,
@@ -67,6 +73,8 @@ impl UpdateIncident {
             status: None,
             systems: None,
             engineer: None,
+            engineer_email: None,
+            notify_emails: None,
             started_at: None,
             detected_at: None,
             external: None,
@@ -117,6 +125,27 @@ pub enum Command {
 /// Fields of [`Incident`] that are bookkeeping, not content, and so never appear in a timeline diff.
 const NOT_DIFFED: &[&str] = &["version", "updated_at", "created_at", "ticket"];
 
+/// Fields whose values are personal data: the timeline says they changed, not what to. Timelines are public
+/// (dashboards, ticket comments, webhooks) and never deleted.
+const PRIVATE: &[&str] = &["engineer_email", "notify_emails"];
+
+/// The changes between two states, with private values replaced by a placeholder.
+fn changes(before: &serde_json::Value, after: &serde_json::Value) -> Vec<crate::timeline::FieldChange> {
+    let hidden = |v: serde_json::Value| {
+        if v.is_null() || v.as_array().is_some_and(Vec::is_empty) { v } else { serde_json::Value::from("(hidden)") }
+    };
+    diff(before, after, NOT_DIFFED)
+        .into_iter()
+        .map(|mut c| {
+            if PRIVATE.contains(&c.field.as_str()) {
+                c.from = hidden(c.from);
+                c.to = hidden(c.to);
+            }
+            c
+        })
+        .collect()
+}
+
 /// Refuses a time in the future, or one before [`limits::EARLIEST_TIME`] (almost surely a typo in the year).
 fn plausible(errors: &mut ValidationErrors, field: &str, t: Option<OffsetDateTime>, now: OffsetDateTime) {
     if t.is_some_and(|t| t > now + FUTURE_SLACK) {
@@ -140,6 +169,7 @@ impl OpenIncident {
             errors.push("detected_at", "must not be before started_at");
         }
         errors.check(crate::incident::validate_systems("systems", self.systems.clone()));
+        errors.check(crate::incident::validate_notify_emails("notify_emails", self.notify_emails.clone()));
         errors.finish()
     }
 
@@ -166,6 +196,8 @@ impl OpenIncident {
             status: Status::Investigating,
             systems: self.systems,
             engineer: self.engineer,
+            engineer_email: self.engineer_email,
+            notify_emails: self.notify_emails,
             reporter,
             started_at,
             detected_at,
@@ -178,7 +210,7 @@ impl OpenIncident {
             created_at: now,
             updated_at: now,
         };
-        let changes = diff(&serde_json::Value::Null, &to_json(&incident), NOT_DIFFED);
+        let changes = changes(&serde_json::Value::Null, &to_json(&incident));
         let event = TimelineEvent {
             ticket,
             seq: 1,
@@ -278,7 +310,7 @@ impl Command {
             }
             Self::Note(c) => (EventKind::Note, Some(c.message), false),
         };
-        let changes = diff(&to_json(current), &to_json(&next), NOT_DIFFED);
+        let changes = changes(&to_json(current), &to_json(&next));
         if changes.is_empty() && message.is_none() {
             return Err(DomainError::NoChange);
         }
@@ -327,6 +359,9 @@ fn apply_update(
     if let Some(systems) = &c.systems {
         errors.check(crate::incident::validate_systems("systems", systems.clone()));
     }
+    if let Some(emails) = &c.notify_emails {
+        errors.check(crate::incident::validate_notify_emails("notify_emails", emails.clone()));
+    }
     if let Some(f) = &c.follow_ups
         && f.len() > crate::limits::FOLLOW_UPS_MAX
     {
@@ -340,8 +375,12 @@ fn apply_update(
     set(&mut next.systems, &c.systems);
     set(&mut next.started_at, &started_at);
     set(&mut next.follow_ups, &c.follow_ups);
+    set(&mut next.notify_emails, &c.notify_emails);
     if c.engineer.is_some() {
         next.engineer = c.engineer.clone();
+    }
+    if c.engineer_email.is_some() {
+        next.engineer_email = c.engineer_email.clone();
     }
     if detected_at.is_some() {
         next.detected_at = detected_at;
@@ -358,5 +397,26 @@ fn apply_update(
 fn set<T: Clone>(slot: &mut T, value: &Option<T>) {
     if let Some(v) = value {
         *slot = v.clone();
+    }
+}
+
+#[cfg(test)]
+mod private_tests {
+    use serde_json::json;
+
+    use super::changes;
+
+    #[test]
+    fn the_timeline_says_an_address_changed_but_not_what_to() {
+        let before = json!({"title": "VPN down", "engineer_email": null, "notify_emails": ["a@example.com"]});
+        let after = json!({"title": "VPN down", "engineer_email": "ada@example.com", "notify_emails": []});
+        let got: Vec<_> = changes(&before, &after).into_iter().map(|c| (c.field, c.from, c.to)).collect();
+        assert_eq!(
+            got,
+            [
+                ("engineer_email".to_string(), json!(null), json!("(hidden)")),
+                ("notify_emails".to_string(), json!("(hidden)"), json!([])),
+            ]
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::catalog::EmailAddress;
 use crate::error::FieldError;
 use crate::limits;
 use crate::text::{Description, ExternalId, FollowUp, Line, PersonName, RootCause, Title};
@@ -156,6 +157,18 @@ pub struct AffectedSystem {
     pub impact: Impact,
 }
 
+/// Checks the addresses listed to be told: at most [`limits::NOTIFY_EMAILS_MAX`], each once.
+pub fn validate_notify_emails(field: &str, emails: Vec<EmailAddress>) -> Result<Vec<EmailAddress>, FieldError> {
+    if emails.len() > limits::NOTIFY_EMAILS_MAX {
+        return Err(FieldError::new(field, format!("must list at most {} addresses", limits::NOTIFY_EMAILS_MAX)));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = emails.iter().find(|e| !seen.insert(*e)) {
+        return Err(FieldError::new(field, format!("lists {dup} more than once")));
+    }
+    Ok(emails)
+}
+
 /// Parses a list of affected systems: at most [`limits::SYSTEMS_MAX`], each at most once.
 pub fn validate_systems(field: &str, systems: Vec<AffectedSystem>) -> Result<Vec<AffectedSystem>, FieldError> {
     if systems.len() > limits::SYSTEMS_MAX {
@@ -212,6 +225,12 @@ pub struct Incident {
     pub status: Status,
     pub systems: Vec<AffectedSystem>,
     pub engineer: Option<PersonName>,
+    /// Where the responsible engineer is told of each notified event.
+    #[serde(default)]
+    pub engineer_email: Option<EmailAddress>,
+    /// Addresses told of each notified event besides the subscribers (a manager, a vendor's support desk).
+    #[serde(default)]
+    pub notify_emails: Vec<EmailAddress>,
     pub reporter: PersonName,
     #[serde(with = "serde_rfc3339")]
     pub started_at: OffsetDateTime,

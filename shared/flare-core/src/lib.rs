@@ -18,8 +18,10 @@ pub mod access;
 pub mod catalog;
 pub mod command;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod incident;
+pub mod ledger;
 pub mod limits;
 pub mod notify;
 pub mod ports;
@@ -30,6 +32,7 @@ pub mod ticket;
 pub mod tickets;
 pub mod timefmt;
 pub mod timeline;
+pub mod unsubscribe;
 pub mod view;
 pub mod window;
 
@@ -38,6 +41,7 @@ pub use catalog::{EmailAddress, PhoneNumber, Subscriber, System};
 pub use command::{AddNote, Command, OpenIncident, ReopenIncident, ResolveIncident, UpdateIncident};
 pub use error::{DomainError, FieldError, StoreError, ValidationErrors};
 pub use incident::{AffectedSystem, Channel, ExternalTicket, Impact, Incident, Severity, Source, Status, SystemId};
+pub use ledger::{Delivery, DeliveryChannel, LedgerStore, Refused};
 pub use ports::{
     AccessStore, CatalogStore, Clock, Committed, IdempotencyKey, IncidentStore, NewIncident, Store, SystemClock,
 };

@@ -21,6 +21,8 @@ pub const SYSTEM_NAME_MAX: usize = 200;
 /// Longest external id of a polled row, external ticket key and URL.
 pub const EXTERNAL_ID_MAX: usize = 256;
 pub const URL_MAX: usize = 2_048;
+/// Most addresses listed on an incident to be told besides the subscribers.
+pub const NOTIFY_EMAILS_MAX: usize = 20;
 /// Longest email address (RFC 5321 path limit).
 pub const EMAIL_MAX: usize = 254;
 /// Longest idempotency key.

@@ -130,11 +130,13 @@ impl ShortMessage {
     }
 }
 
-/// One message for the topic, with the attributes subscribers filter on.
+/// One message for the topic, with the attributes subscribers filter on. An incident affecting several systems
+/// is one message listing them all (an SNS `String.Array` attribute), so someone who filters on severity alone
+/// gets it once, not once per system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     pub message: ShortMessage,
-    pub system: SystemId,
+    pub systems: Vec<SystemId>,
     pub severity: Severity,
     pub event: EventKind,
 }

@@ -1,8 +1,9 @@
 //! The ports: what Flare needs from storage and time. Adapters live in `flare-aws` (DynamoDB) and
 //! `flare-embedded` (SQLite); one contract suite in the `tests` crate holds both to the same behaviour.
 //!
-//! The store is cut into three traits by what they own (incidents and their timeline, the catalog, access) so
-//! that each reads on its own; [`Store`] is all three, which is what the service and the HTTP layer take.
+//! The store is cut into traits by what they own (incidents and their timeline, the catalog, access, and the
+//! delivery ledger in [`crate::ledger`]) so that each reads on its own; [`Store`] is all four, which is what the
+//! service, the dispatcher and the HTTP layer take.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use crate::access::{ApiKey, ApiKeyHash, User, Username};
 use crate::catalog::{Subscriber, System};
 use crate::error::StoreError;
 use crate::incident::{Incident, Source, SystemId};
+use crate::ledger::LedgerStore;
 use crate::ticket::TicketNumber;
 use crate::timefmt::serde_rfc3339;
 use crate::timeline::TimelineEvent;
@@ -102,6 +104,8 @@ pub trait CatalogStore: Send + Sync {
     async fn put_subscriber(&self, subscriber: &Subscriber) -> Result<(), StoreError>;
     /// Every subscriber of one system, by contact key.
     async fn subscribers(&self, system: &SystemId) -> Result<Vec<Subscriber>, StoreError>;
+    /// Removes a subscriber, keyed by system and contact. `false` when there was none: removing twice is fine.
+    async fn remove_subscriber(&self, system: &SystemId, contact_key: &str) -> Result<bool, StoreError>;
 }
 
 /// People and API keys.
@@ -121,9 +125,9 @@ pub trait AccessStore: Send + Sync {
 }
 
 /// Everything Flare stores.
-pub trait Store: IncidentStore + CatalogStore + AccessStore {}
+pub trait Store: IncidentStore + CatalogStore + AccessStore + LedgerStore {}
 
-impl<T: IncidentStore + CatalogStore + AccessStore> Store for T {}
+impl<T: IncidentStore + CatalogStore + AccessStore + LedgerStore> Store for T {}
 
 /// The time, injected so that tests control it.
 pub trait Clock: Send + Sync + std::fmt::Debug {

@@ -200,6 +200,8 @@ mod tests {
             status: Status::Resolved,
             systems: vec![],
             engineer: None,
+            engineer_email: None,
+            notify_emails: Vec::new(),
             reporter: PersonName::parse("reporter", "Ada").unwrap(),
             started_at: t,
             detected_at: None,

@@ -5,19 +5,26 @@
 //!   [`flare_core::rate`]), configured by [`SmtpConfig::from_env`]. [`FileOutbox`] writes `.eml` files instead,
 //!   for development only; it is never the default.
 //!
-//! The worker that drains timeline events to their side effects, and the in-process
-//! schedules (poller, reporter) will live here too. Nothing here is used by the Lambda functions.
+//! - [`Worker`]: drains the dispatch queue (filled in the same transaction as each timeline event) through
+//!   [`flare_core::dispatch::Dispatcher`], the code the dispatcher Lambda runs for the DynamoDB stream.
+//!
+//! The in-process schedules (poller, reporter) will live here too. Nothing here is used by the Lambda functions.
 //!
 //! Layout: `migrations` owns the schema and its versions; `store` owns every read and write, one concept a
-//! file; `mail_template` renders the mail templates both mailers share; `smtp` and `outbox` are the mailers.
+//! file; `mail_template` renders the mail templates both mailers share; `smtp` and `outbox` are the mailers;
+//! `worker` is the queue's consumer.
 
+mod chat;
 mod mail_template;
 mod migrations;
 mod outbox;
 mod smtp;
 mod store;
+mod worker;
 
+pub use chat::{CHAT_WEBHOOKS_MAX, ChatConfig, ChatWebhooks, DEFAULT_CHAT_TIMEOUT};
 pub use migrations::SchemaTooNew;
 pub use outbox::FileOutbox;
 pub use smtp::{DEFAULT_MAIL_RATE, SmtpConfig, SmtpMailer, SmtpTls};
 pub use store::SqliteStore;
+pub use worker::{Drained, Worker};

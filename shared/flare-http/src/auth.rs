@@ -93,7 +93,8 @@ pub(crate) async fn api_writer(state: &AppState, headers: &HeaderMap) -> Result<
     Ok(principal)
 }
 
-/// The principal allowed to manage the catalog and its subscribers (personal data), or why not.
+/// The principal allowed to manage the catalog and its subscribers and to read the delivery ledger (all personal
+/// data), or why not.
 pub(crate) async fn api_admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let needs_admin = || {
         format!(
@@ -105,7 +106,8 @@ pub(crate) async fn api_admin(state: &AppState, headers: &HeaderMap) -> Result<P
     let principal = api_principal(state, headers, needs_admin).await?;
     if !principal.allows(Scope::Admin) {
         return Err(ApiError::Forbidden(format!(
-            "{} may not manage systems or subscribers: that needs scope {} (ask an admin)",
+            "{} may not do this: managing systems and subscribers, and reading who was notified, need scope {} \
+             (ask an admin)",
             principal.actor().name,
             Scope::Admin
         )));

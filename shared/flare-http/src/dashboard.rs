@@ -182,7 +182,8 @@ pub(crate) async fn detail(
     let incident =
         state.store().get(ticket).await?.ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
     let timeline = state.store().timeline(ticket).await?;
-    let body = to_json(&IncidentDetailView::new(&incident, &timeline))?;
+    let view = IncidentDetailView::new(&incident, &timeline);
+    let body = to_json(&view)?;
     cached_json(&state, &headers, body, Some(format!("\"{}\"", incident.version)))
 }
 

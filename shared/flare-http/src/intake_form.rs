@@ -105,18 +105,31 @@ fn system_rows(catalog: &[System], chosen: &[(String, String)], errors: &Errors,
         .collect()
 }
 
-/// Field errors of one section, looked up by field name.
+/// Field errors of one section, looked up by field name. A list field's box also shows the errors of its entries
+/// (`notify_emails[2]`), counted from 1 as the agent reads them.
 #[derive(Debug, Clone, Default)]
 struct Errors(Vec<FieldError>);
+
+/// The entry `field[i]` names, if it names one of `list`.
+fn entry_of(field: &str, list: &str) -> Option<usize> {
+    field.strip_prefix(list)?.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
+}
 
 impl Errors {
     fn get(&self, field: &str) -> Option<String> {
         let reasons: Vec<&str> = self.0.iter().filter(|e| e.field == field).map(|e| e.reason.as_str()).collect();
-        (!reasons.is_empty()).then(|| format!("This field {}", reasons.join(", and ")))
+        let mut sentences: Vec<String> = Vec::new();
+        if !reasons.is_empty() {
+            sentences.push(format!("This field {}", reasons.join(", and ")));
+        }
+        sentences.extend(
+            self.0.iter().filter_map(|e| entry_of(&e.field, field).map(|i| format!("Entry {} {}", i + 1, e.reason))),
+        );
+        (!sentences.is_empty()).then(|| sentences.join(". "))
     }
 
     fn has(&self, field: &str) -> bool {
-        self.0.iter().any(|e| e.field == field)
+        self.0.iter().any(|e| e.field == field || entry_of(&e.field, field).is_some())
     }
 }
 
@@ -125,6 +138,8 @@ struct OpenSection {
     title: String,
     description: String,
     engineer: String,
+    engineer_email: String,
+    notify_emails: String,
     started_at: String,
     tz_offset: String,
     notify: bool,
@@ -141,6 +156,8 @@ struct UpdateSection {
     title: String,
     description: String,
     engineer: String,
+    engineer_email: String,
+    notify_emails: String,
     started_at: String,
     tz_offset: String,
     message: String,
@@ -172,6 +189,7 @@ struct FormPage {
     nav: Nav,
     csrf: String,
     title_max: usize,
+    notify_emails_max: usize,
     /// The anchor of the section whose post failed.
     invalid: Option<&'static str>,
     open: OpenSection,
@@ -199,6 +217,7 @@ impl FormPage {
             nav: Nav::signed_in(state, session, user),
             csrf: session.csrf_token(&state.config().session_key),
             title_max: flare_core::limits::TITLE_MAX,
+            notify_emails_max: flare_core::limits::NOTIFY_EMAILS_MAX,
             invalid: None,
             open: OpenSection {
                 started_at: now.clone(),
@@ -206,6 +225,8 @@ impl FormPage {
                 severity: severity_options("Choose…", ""),
                 rows: system_rows(catalog, &[], &none, false),
                 idempotency_key: random_token(),
+                // Opening and closing tell the people affected unless the agent unticks it; updates only when asked.
+                notify: true,
                 ..OpenSection::default()
             },
             update: UpdateSection {
@@ -222,6 +243,7 @@ impl FormPage {
                 resolved_at: now,
                 tz_offset: UTC_OFFSET.into(),
                 idempotency_key: random_token(),
+                notify: true,
                 ..CloseSection::default()
             },
         }
@@ -233,6 +255,8 @@ impl FormPage {
             title: text(&form.title),
             description: text(&form.description),
             engineer: text(&form.engineer),
+            engineer_email: text(&form.engineer_email),
+            notify_emails: text(&form.notify_emails),
             started_at: text(&form.started_at),
             tz_offset: text(&form.tz_offset),
             notify: form.notify.is_some(),
@@ -252,6 +276,8 @@ impl FormPage {
             title: text(&form.title),
             description: text(&form.description),
             engineer: text(&form.engineer),
+            engineer_email: text(&form.engineer_email),
+            notify_emails: text(&form.notify_emails),
             started_at: text(&form.started_at),
             tz_offset: text(&form.tz_offset),
             message: text(&form.message),

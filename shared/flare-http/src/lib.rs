@@ -2,9 +2,10 @@
 //! `axum::serve` (`flare serve`).
 //!
 //! - [`intake_router`]: the help desk's form ([`intake_form`]), sign-in ([`login`]), the write API
-//!   ([`intake_api`]) and the admins' catalog API ([`systems_api`]).
+//!   ([`intake_api`]), the admins' catalog API ([`systems_api`]) and delivery ledger ([`deliveries`]).
 //! - [`dashboard_router`]: the read-only JSON API ([`dashboard`]), the incident page ([`incident_page`]), the
-//!   OpenAPI document ([`openapi`]) and `/healthz`.
+//!   unsubscribe page ([`unsubscribe`], public: its signed token is the credential), the OpenAPI document
+//!   ([`openapi`]) and `/healthz`.
 //! - [`app`]: both, for a single process.
 //!
 //! Requests become domain commands in [`request`]; callers are identified in [`auth`] from API keys and the
@@ -14,6 +15,7 @@
 mod auth;
 mod config;
 mod dashboard;
+mod deliveries;
 mod error;
 mod incident_page;
 mod intake_api;
@@ -26,6 +28,7 @@ mod request;
 mod session;
 mod state;
 mod systems_api;
+mod unsubscribe;
 
 use std::time::Duration;
 
@@ -43,6 +46,7 @@ pub use config::{ConfigError, DEFAULT_MAX_BODY_BYTES, HttpConfig, SessionKey};
 pub use openapi::OPENAPI_JSON;
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, PasswordError, hash_password};
 pub use state::AppState;
+pub use unsubscribe::unsubscribe_key;
 
 use crate::error::ApiError;
 use crate::request::{NoteJson, ReopenJson, ResolveJson};
@@ -63,6 +67,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/incidents/{ticket}/resolve"),
     ("POST", "/api/incidents/{ticket}/reopen"),
     ("POST", "/api/incidents/{ticket}/notes"),
+    ("GET", "/api/incidents/{ticket}/deliveries"),
     ("PUT", "/api/systems/{id}"),
     ("GET", "/api/systems/{id}/subscribers"),
     ("PUT", "/api/systems/{id}/subscribers"),
@@ -72,6 +77,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/systems"),
     ("GET", "/api/openapi.json"),
     ("GET", "/incidents/{ticket}"),
+    ("GET", "/unsubscribe/{token}"),
     ("GET", "/healthz"),
 ];
 
@@ -94,7 +100,8 @@ fn intake_routes() -> Router<AppState> {
     let r = route(r, "/api/incidents/{ticket}/resolve", post(intake_api::action::<ResolveJson>));
     let r = route(r, "/api/incidents/{ticket}/reopen", post(intake_api::action::<ReopenJson>));
     let r = route(r, "/api/incidents/{ticket}/notes", post(intake_api::action::<NoteJson>));
-    // Admin only: subscriber lists are personal data, so even their read is not a dashboard read.
+    // Admin only: recipients and subscriber lists are personal data, so even their reads are not dashboard reads.
+    let r = route(r, "/api/incidents/{ticket}/deliveries", get(deliveries::list));
     let r = route(r, "/api/systems/{id}", put(systems_api::put_system));
     route(r, "/api/systems/{id}/subscribers", get(systems_api::subscribers).put(systems_api::put_subscribers))
 }
@@ -106,6 +113,7 @@ fn dashboard_routes() -> Router<AppState> {
     let r = route(r, "/api/systems", get(dashboard::systems));
     let r = route(r, "/api/openapi.json", get(openapi::serve));
     let r = route(r, "/incidents/{ticket}", get(incident_page::show));
+    let r = route(r, "/unsubscribe/{token}", get(unsubscribe::show));
     route(r, "/healthz", get(dashboard::healthz))
 }
 

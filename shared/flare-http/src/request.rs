@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use flare_core::text::{Description, Message, PersonName, RootCause, Title};
 use flare_core::timefmt::parse_rfc3339;
 use flare_core::{
-    AddNote, AffectedSystem, Command, FieldError, Impact, OpenIncident, ReopenIncident, ResolveIncident, Severity,
-    Source, Status, System, SystemId, TicketNumber, UpdateIncident, ValidationErrors,
+    AddNote, AffectedSystem, Command, EmailAddress, FieldError, Impact, OpenIncident, ReopenIncident, ResolveIncident,
+    Severity, Source, Status, System, SystemId, TicketNumber, UpdateIncident, ValidationErrors, limits,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -293,6 +293,36 @@ fn optional<T>(
     raw.and_then(|r| errors.check(parse(field, r)))
 }
 
+/// The addresses listed to be told besides the subscribers, each named `field[i]` when invalid. Past the limit
+/// only the count is reported: a thousand "not an address" lines would bury it.
+fn email_list(errors: &mut ValidationErrors, field: &str, raw: &[String]) -> Vec<EmailAddress> {
+    if raw.len() > limits::NOTIFY_EMAILS_MAX {
+        let max = limits::NOTIFY_EMAILS_MAX;
+        errors.push(field, format!("must list at most {max} addresses (it lists {})", raw.len()));
+        return Vec::new();
+    }
+    let parsed: Vec<EmailAddress> = raw
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| errors.check(EmailAddress::parse(&format!("{field}[{i}]"), r)))
+        .collect();
+    if parsed.len() < raw.len() {
+        return parsed;
+    }
+    errors.check(flare_core::incident::validate_notify_emails(field, parsed)).unwrap_or_default()
+}
+
+/// A form's address list: one text box, addresses separated by commas, semicolons or new lines.
+fn form_email_list(raw: &str) -> Vec<String> {
+    raw.split([',', ';', '\n', '\r']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// What the update form's address box asks for: blank keeps the list, `none` clears it.
+fn form_email_update(raw: &Option<String>) -> Option<Vec<String>> {
+    let raw = given(raw)?;
+    Some(if raw.eq_ignore_ascii_case("none") { Vec::new() } else { form_email_list(raw) })
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Open
 
@@ -303,6 +333,8 @@ pub(crate) struct OpenInput {
     pub(crate) description: Option<String>,
     pub(crate) severity: Option<String>,
     pub(crate) engineer: Option<String>,
+    pub(crate) engineer_email: Option<String>,
+    pub(crate) notify_emails: Vec<String>,
     pub(crate) systems: Vec<RawSystem>,
     pub(crate) started_at: Option<OffsetDateTime>,
     pub(crate) detected_at: Option<OffsetDateTime>,
@@ -322,6 +354,9 @@ impl OpenInput {
         let description = required(&mut errors, "description", self.description.as_deref(), Description::parse);
         let severity = required(&mut errors, "severity", self.severity.as_deref(), Severity::parse);
         let engineer = optional(&mut errors, "engineer", self.engineer.as_deref(), PersonName::parse);
+        let engineer_email =
+            optional(&mut errors, "engineer_email", self.engineer_email.as_deref(), EmailAddress::parse);
+        let notify_emails = email_list(&mut errors, "notify_emails", &self.notify_emails);
         let systems = systems(&mut errors, &self.systems, catalog);
         errors.finish()?;
         match (title, description, severity) {
@@ -331,6 +366,8 @@ impl OpenInput {
                 severity,
                 systems,
                 engineer,
+                engineer_email,
+                notify_emails,
                 started_at: self.started_at,
                 detected_at: self.detected_at,
                 source,
@@ -371,9 +408,12 @@ pub(crate) struct OpenJson {
     #[serde(default)]
     systems: Vec<SystemJson>,
     engineer: Option<String>,
+    engineer_email: Option<String>,
+    #[serde(default)]
+    notify_emails: Vec<String>,
     started_at: Option<String>,
     detected_at: Option<String>,
-    #[serde(default)]
+    #[serde(default = "told")]
     notify: bool,
 }
 
@@ -387,6 +427,8 @@ impl OpenJson {
             description: self.description,
             severity: self.severity,
             engineer: self.engineer,
+            engineer_email: self.engineer_email,
+            notify_emails: self.notify_emails,
             systems: json_systems(self.systems),
             started_at,
             detected_at,
@@ -398,13 +440,15 @@ impl OpenJson {
 
 /// The open section of the intake form (and form-encoded `POST /api/incidents`), as typed, so that a page with
 /// errors shows the agent's input again. Affected systems are `impact.<system id>` fields, blank or `none` for
-/// "not affected".
+/// "not affected"; `notify_emails` is one text of addresses separated by commas, semicolons or new lines.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OpenForm {
     pub(crate) title: Option<String>,
     pub(crate) description: Option<String>,
     pub(crate) severity: Option<String>,
     pub(crate) engineer: Option<String>,
+    pub(crate) engineer_email: Option<String>,
+    pub(crate) notify_emails: Option<String>,
     pub(crate) started_at: Option<String>,
     pub(crate) detected_at: Option<String>,
     pub(crate) tz_offset: Option<String>,
@@ -419,6 +463,8 @@ impl OpenForm {
             description: fields.take("description"),
             severity: fields.take("severity"),
             engineer: fields.take("engineer"),
+            engineer_email: fields.take("engineer_email"),
+            notify_emails: fields.take("notify_emails"),
             started_at: fields.take("started_at"),
             detected_at: fields.take("detected_at"),
             tz_offset: fields.take("tz_offset"),
@@ -438,6 +484,8 @@ impl OpenForm {
             description: given(&self.description).map(str::to_string),
             severity: given(&self.severity).map(str::to_string),
             engineer: given(&self.engineer).map(str::to_string),
+            engineer_email: given(&self.engineer_email).map(str::to_string),
+            notify_emails: given(&self.notify_emails).map(form_email_list).unwrap_or_default(),
             systems: form_systems(&self.impacts),
             started_at,
             detected_at,
@@ -472,6 +520,9 @@ pub(crate) struct UpdateInput {
     pub(crate) severity: Option<String>,
     pub(crate) status: Option<String>,
     pub(crate) engineer: Option<String>,
+    pub(crate) engineer_email: Option<String>,
+    /// Replaces the whole list when given; empty clears it.
+    pub(crate) notify_emails: Option<Vec<String>>,
     pub(crate) systems: Option<Vec<RawSystem>>,
     pub(crate) started_at: Option<OffsetDateTime>,
     pub(crate) detected_at: Option<OffsetDateTime>,
@@ -500,6 +551,8 @@ impl UpdateInput {
         c.severity = optional(&mut errors, "severity", self.severity.as_deref(), Severity::parse);
         c.status = optional(&mut errors, "status", self.status.as_deref(), Status::parse);
         c.engineer = optional(&mut errors, "engineer", self.engineer.as_deref(), PersonName::parse);
+        c.engineer_email = optional(&mut errors, "engineer_email", self.engineer_email.as_deref(), EmailAddress::parse);
+        c.notify_emails = self.notify_emails.map(|list| email_list(&mut errors, "notify_emails", &list));
         c.systems = self.systems.map(|raw| systems(&mut errors, &raw, catalog));
         c.started_at = self.started_at;
         c.detected_at = self.detected_at;
@@ -530,6 +583,8 @@ pub(crate) struct UpdateJson {
     severity: Option<String>,
     status: Option<String>,
     engineer: Option<String>,
+    engineer_email: Option<String>,
+    notify_emails: Option<Vec<String>>,
     systems: Option<Vec<SystemJson>>,
     started_at: Option<String>,
     detected_at: Option<String>,
@@ -555,6 +610,8 @@ impl UpdateJson {
             severity: self.severity,
             status: self.status,
             engineer: self.engineer,
+            engineer_email: self.engineer_email,
+            notify_emails: self.notify_emails,
             systems: self.systems.map(json_systems),
             started_at,
             detected_at,
@@ -568,7 +625,8 @@ impl UpdateJson {
 }
 
 /// The update section of the intake form. Blank fields are left unchanged; `impact.<id>` rows are blank to keep
-/// a system as it is, `none` to remove it, or an impact to set it.
+/// a system as it is, `none` to remove it, or an impact to set it. `notify_emails` replaces the list, and `none`
+/// clears it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UpdateForm {
     pub(crate) ticket: Option<String>,
@@ -577,6 +635,8 @@ pub(crate) struct UpdateForm {
     pub(crate) severity: Option<String>,
     pub(crate) status: Option<String>,
     pub(crate) engineer: Option<String>,
+    pub(crate) engineer_email: Option<String>,
+    pub(crate) notify_emails: Option<String>,
     pub(crate) started_at: Option<String>,
     pub(crate) tz_offset: Option<String>,
     pub(crate) message: Option<String>,
@@ -593,6 +653,8 @@ impl UpdateForm {
             severity: fields.take("severity"),
             status: fields.take("status"),
             engineer: fields.take("engineer"),
+            engineer_email: fields.take("engineer_email"),
+            notify_emails: fields.take("notify_emails"),
             started_at: fields.take("started_at"),
             tz_offset: fields.take("tz_offset"),
             message: fields.take("message"),
@@ -638,6 +700,8 @@ impl UpdateForm {
             severity: given(&self.severity).map(str::to_string),
             status: given(&self.status).map(str::to_string),
             engineer: given(&self.engineer).map(str::to_string),
+            engineer_email: given(&self.engineer_email).map(str::to_string),
+            notify_emails: form_email_update(&self.notify_emails),
             systems,
             started_at,
             message: given(&self.message).map(str::to_string),
@@ -659,7 +723,7 @@ pub(crate) struct ResolveJson {
     resolved_at: Option<String>,
     message: Option<String>,
     root_cause: Option<String>,
-    #[serde(default)]
+    #[serde(default = "told")]
     notify: bool,
 }
 
@@ -732,8 +796,14 @@ impl CloseForm {
 pub(crate) struct ReopenJson {
     pub(crate) version: Option<u64>,
     message: Option<String>,
-    #[serde(default)]
+    #[serde(default = "told")]
     notify: bool,
+}
+
+/// Opening, resolving and reopening tell the people affected unless the request says `"notify": false`;
+/// an update tells them only when it says `"notify": true`.
+fn told() -> bool {
+    true
 }
 
 impl ActionJson for ReopenJson {
@@ -807,6 +877,22 @@ mod tests {
         let mut errors = ValidationErrors::new();
         assert_eq!(form_time(&mut errors, "resolved_at", Some("yesterday"), Some("Z")), None);
         assert_eq!(errors.0[0].field, "resolved_at");
+    }
+
+    #[test]
+    fn a_forms_address_box_takes_commas_semicolons_and_lines() {
+        let raw = "ada@example.com, grace@example.com;\r\n\n  linus@example.com ,";
+        assert_eq!(form_email_list(raw), ["ada@example.com", "grace@example.com", "linus@example.com"]);
+        assert_eq!(form_email_update(&Some(" None ".into())), Some(Vec::new()));
+        assert_eq!(form_email_update(&Some("  ".into())), None);
+    }
+
+    #[test]
+    fn a_bad_address_in_a_list_is_named_by_its_index() {
+        let mut errors = ValidationErrors::new();
+        let raw = ["ada@example.com".to_string(), "nope".to_string()];
+        assert_eq!(email_list(&mut errors, "notify_emails", &raw).len(), 1);
+        assert_eq!(errors.0[0].field, "notify_emails[1]");
     }
 
     #[test]

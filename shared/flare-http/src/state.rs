@@ -1,11 +1,12 @@
-//! The state every handler shares: the incident service (and through it the store and the clock) and the
-//! checked configuration. Cheap to clone.
+//! The state every handler shares: the incident service (and through it the store and the clock), the checked
+//! configuration and the keys derived from it. Cheap to clone.
 
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use flare_core::IncidentService;
 use flare_core::ports::Store;
+use flare_core::unsubscribe::UnsubscribeKey;
 use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -23,6 +24,7 @@ struct Inner {
     service: IncidentService,
     config: HttpConfig,
     cors_origins: Vec<HeaderValue>,
+    unsubscribe_key: UnsubscribeKey,
     /// Password checks in flight: each costs tens of MiB and a core for a while, so they are capped to the
     /// machine's parallelism and a flood of sign-ins cannot exhaust memory.
     password_checks: Arc<Semaphore>,
@@ -50,7 +52,8 @@ impl AppState {
             .collect();
         let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
         let password_checks = Arc::new(Semaphore::new(parallelism));
-        Self { inner: Arc::new(Inner { service, config, cors_origins, password_checks }) }
+        let unsubscribe_key = crate::unsubscribe::unsubscribe_key(&config.session_key);
+        Self { inner: Arc::new(Inner { service, config, cors_origins, unsubscribe_key, password_checks }) }
     }
 
     pub(crate) fn service(&self) -> &IncidentService {
@@ -63,6 +66,12 @@ impl AppState {
 
     pub(crate) fn config(&self) -> &HttpConfig {
         &self.inner.config
+    }
+
+    /// The key `GET /unsubscribe/{token}` verifies with: the one [`crate::unsubscribe_key`] derives from this
+    /// state's session key, so whoever signs the links (the dispatcher) can share it.
+    pub fn unsubscribe_key(&self) -> &UnsubscribeKey {
+        &self.inner.unsubscribe_key
     }
 
     /// A permit to check a password, or `None` when as many checks as the machine has cores are running.

@@ -6,15 +6,27 @@
 //! - `notify_aws`: the SES mailer and SNS publisher against moto's server (also started by `scripts/test`).
 //! - `notify_smtp`: the SMTP mailer against a real SMTP sink (aiosmtpd, started by `scripts/test`), and the
 //!   development file outbox.
-//! - `template`: `infra/template.yaml` declares the table the store defines.
+//! - `dispatch_aws`: an incident opened through the intake router, read back from DynamoDB Local's own stream and
+//!   delivered by the dispatcher Lambda's handler through moto (SES, SNS) and a ServiceNow contract server; a
+//!   redelivered batch and a run that fails half-way.
+//! - `dispatch_smtp`: the self-hosted worker draining SQLite's dispatch queue to the SMTP sink, and unsubscribing.
+//! - `stream`: DynamoDB Local's own stream read back as Lambda stream events (`stream::StreamReader`), and
+//!   which of its records are timeline events.
+//! - `secrets`: the dispatcher's Secrets Manager secret, read from moto and laid over the environment.
+//! - `template`: `infra/template.yaml` declares the table the store defines, and the dispatcher's stream mapping
+//!   and permissions.
 //!
 //! A service that is missing fails the run with a message saying how to start it; nothing is skipped.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod contract;
+mod dispatch_aws;
+mod dispatch_smtp;
 mod lambda;
 mod notify_aws;
 mod notify_smtp;
+mod secrets;
+mod stream;
 mod support;
 mod template;

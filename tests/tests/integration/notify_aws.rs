@@ -194,7 +194,10 @@ fn notification(i: usize) -> Notification {
             &format!("INC-{} open: mail is down https://flare.example/i/{i}", 1000 + i),
         )
         .unwrap(),
-        system: SystemId::parse("system", &format!("mail-{}", i % 3)).unwrap(),
+        systems: vec![
+            SystemId::parse("system", &format!("mail-{}", i % 3)).unwrap(),
+            SystemId::parse("system", "vpn").unwrap(),
+        ],
         severity,
         event,
     }
@@ -222,8 +225,9 @@ async fn publishing_25_notifications_takes_3_batches_carrying_the_filter_attribu
         let found: Vec<&Value> = sent.iter().filter(|s| s[1] == note.message.as_str()).collect();
         assert_eq!(found.len(), 1, "notification {i} published once");
         let attributes = &found[0][3];
-        assert_eq!(attributes["system"]["Type"], "String");
-        assert_eq!(attributes["system"]["Value"], note.system.as_str());
+        assert_eq!(attributes["system"]["Type"], "String.Array");
+        let systems: Vec<String> = serde_json::from_str(attributes["system"]["Value"].as_str().unwrap()).unwrap();
+        assert_eq!(systems, note.systems.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(attributes["severity"]["Value"], note.severity.as_str());
         assert_eq!(attributes["event"]["Value"], note.event.as_str());
     }

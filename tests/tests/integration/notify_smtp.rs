@@ -22,7 +22,7 @@ fn required(var: &str) -> String {
         .unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test, which starts the SMTP sink"))
 }
 
-fn tag() -> String {
+pub(crate) fn tag() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
@@ -33,7 +33,7 @@ fn email(raw: &str) -> EmailAddress {
     EmailAddress::parse("email", raw).unwrap()
 }
 
-fn mailer() -> SmtpMailer {
+pub(crate) fn mailer() -> SmtpMailer {
     let addr = required(ADDR_VAR);
     let (host, port) = addr.rsplit_once(':').expect("host:port");
     let config = SmtpConfig {
@@ -54,7 +54,7 @@ fn mailer() -> SmtpMailer {
 
 /// The messages the sink holds for recipients containing `tag`, as (envelope recipient, raw message), once
 /// `count` are there; fails after a deadline with what it found.
-fn received(tag: &str, count: usize) -> Vec<(String, String)> {
+pub(crate) fn received(tag: &str, count: usize) -> Vec<(String, String)> {
     let dir = PathBuf::from(required(DIR_VAR));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -35,11 +35,26 @@ pub async fn sqlite() -> Backend {
     Backend { store: Arc::new(store), clock: Arc::new(TestClock::at(NOW)), _dir: Some(dir) }
 }
 
+/// The environment variable through which `scripts/test` hands moto's endpoint to the tests.
+pub const MOTO_ENDPOINT_VAR: &str = "FLARE_TEST_MOTO_ENDPOINT";
+
+/// DynamoDB Local's endpoint. Fails loudly when it is not configured: run `scripts/test`.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var(DYNAMODB_ENDPOINT_VAR).unwrap_or_else(|_| {
+        panic!("{DYNAMODB_ENDPOINT_VAR} is not set: run the suite with scripts/test, which starts DynamoDB Local")
+    })
+}
+
+/// moto's endpoint. Fails loudly when it is not configured: run `scripts/test`.
+pub fn moto_endpoint() -> String {
+    std::env::var(MOTO_ENDPOINT_VAR).unwrap_or_else(|_| {
+        panic!("{MOTO_ENDPOINT_VAR} is not set: run the suite with scripts/test, which starts moto")
+    })
+}
+
 /// A fresh table in DynamoDB Local. Fails loudly when the endpoint is not configured: run `scripts/test`.
 pub async fn dynamodb() -> Backend {
-    let endpoint = std::env::var(DYNAMODB_ENDPOINT_VAR).unwrap_or_else(|_| {
-        panic!("{DYNAMODB_ENDPOINT_VAR} is not set: run the suite with scripts/test, which starts DynamoDB Local")
-    });
+    let endpoint = dynamodb_endpoint();
     let client = flare_aws::local_client(&endpoint);
     let table = format!("flare-test-{}", unique_suffix());
     flare_aws::schema::create_table(&client, &table)
@@ -49,7 +64,8 @@ pub async fn dynamodb() -> Backend {
     Backend { store: Arc::new(store), clock: Arc::new(TestClock::at(NOW)), _dir: None }
 }
 
-fn unique_suffix() -> String {
+/// A suffix no other test in this run uses, for table, topic and sender names.
+pub fn unique_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
@@ -92,6 +108,8 @@ pub fn open(title: &str, started_at: OffsetDateTime, systems: &[&str]) -> OpenIn
         severity: Severity::Sev2,
         systems: systems.iter().map(|s| AffectedSystem { system: system(s), impact: Impact::PartialOutage }).collect(),
         engineer: Some(PersonName::parse("engineer", "Ada Lovelace").unwrap()),
+        engineer_email: None,
+        notify_emails: Vec::new(),
         started_at: Some(started_at),
         detected_at: None,
         source: Source::new(Channel::Api),

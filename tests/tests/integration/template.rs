@@ -1,6 +1,7 @@
 //! The SAM template agrees with the code: it declares the table the store defines (same keys, indexes, stream
-//! and TTL; `flare_aws::schema::table_definition` is the one source), and API Gateway sends every route to the
-//! function whose router serves it.
+//! and TTL; `flare_aws::schema::table_definition` is the one source), API Gateway sends every route to the
+//! function whose router serves it, and the dispatcher reads the stream the way `flare_aws::stream::handle`
+//! expects, with no more permission than it uses.
 
 use std::collections::BTreeSet;
 
@@ -128,4 +129,131 @@ async fn api_gateway_sends_every_route_to_the_function_that_serves_it() {
             flare_http::ROUTES.iter().any(|(m, r)| m == method && matches(pattern, &r.replace("{ticket}", "INC-1")));
         assert!(known, "{function} declares {method} {pattern}, which no router serves");
     }
+}
+
+/// The dispatcher's DynamoDB stream event.
+fn dispatcher_stream(doc: &Yaml) -> &Yaml {
+    let events = doc["Resources"]["DispatcherFunction"]["Properties"]["Events"].as_hash().expect("dispatcher events");
+    let streams: Vec<_> = events.values().filter(|e| e["Type"].as_str() == Some("DynamoDB")).collect();
+    assert_eq!(streams.len(), 1, "the dispatcher has one stream event");
+    &streams[0]["Properties"]
+}
+
+/// The resource a `Fn::GetAtt: [Name, Arn]` or `Ref: Name` points at.
+fn referenced<'a>(doc: &'a Yaml, value: &Yaml) -> &'a Yaml {
+    let name = value["Fn::GetAtt"][0].as_str().or(value["Ref"].as_str()).expect("a reference to a resource");
+    &doc["Resources"][name]
+}
+
+#[test]
+fn the_dispatcher_reads_the_tables_stream_reporting_partial_failures() {
+    let doc = template();
+    let stream = dispatcher_stream(&doc);
+    assert_eq!(
+        stream["Stream"]["Fn::GetAtt"],
+        Yaml::Array(vec![Yaml::String("Table".into()), Yaml::String("StreamArn".into())])
+    );
+    let types = stream["FunctionResponseTypes"].as_vec().expect("FunctionResponseTypes");
+    assert!(types.iter().any(|t| t.as_str() == Some("ReportBatchItemFailures")), "{types:?}");
+    assert_eq!(stream["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    assert!(stream["BatchSize"].as_i64().is_some() && stream["MaximumBatchingWindowInSeconds"].as_i64().is_some());
+}
+
+#[test]
+fn the_dispatchers_retries_are_bounded_and_end_in_an_encrypted_queue() {
+    let doc = template();
+    let stream = dispatcher_stream(&doc);
+    let retries = stream["MaximumRetryAttempts"].as_i64().expect("MaximumRetryAttempts");
+    assert!((0..=100).contains(&retries), "a bounded retry limit, not {retries}");
+    let age = stream["MaximumRecordAgeInSeconds"].as_i64().expect("MaximumRecordAgeInSeconds");
+    assert!((60..24 * 3600).contains(&age), "records are given up on before the stream drops them, not at {age}");
+    let on_failure = &stream["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"].as_str(), Some("SQS"));
+    let queue = referenced(&doc, &on_failure["Destination"]);
+    assert_eq!(queue["Type"].as_str(), Some("AWS::SQS::Queue"));
+    let props = &queue["Properties"];
+    assert!(props["SqsManagedSseEnabled"].as_bool() == Some(true) || !props["KmsMasterKeyId"].is_badvalue());
+}
+
+#[test]
+fn the_dispatcher_is_sent_only_new_timeline_events() {
+    let doc = template();
+    let filters = dispatcher_stream(&doc)["FilterCriteria"]["Filters"].as_vec().expect("FilterCriteria.Filters");
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value = serde_json::from_str(filters[0]["Pattern"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({ "eventName": ["INSERT"], "dynamodb": { "Keys": { "sk": { "S": [{ "prefix": "EV#" }] } } } })
+    );
+    // The handler agrees: what the filter lets through is what it dispatches.
+    let sample = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/dynamodb-stream.json"));
+    let event: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&sample.unwrap()).unwrap();
+    assert!(event.records.iter().all(|r| flare_aws::stream::timeline_event(r).is_some()));
+}
+
+/// Every IAM statement the dispatcher's role carries, both branches of an `Fn::If` included.
+fn dispatcher_statements(doc: &Yaml) -> Vec<Yaml> {
+    let function = &doc["Resources"]["DispatcherFunction"]["Properties"];
+    let role = referenced(doc, &function["Role"]);
+    assert_eq!(role["Type"].as_str(), Some("AWS::IAM::Role"), "the dispatcher has its own role");
+    assert!(role["Properties"]["ManagedPolicyArns"].is_badvalue(), "no managed policy: each grant is written out");
+    assert!(function["Policies"].is_badvalue(), "policies live on the role");
+    let mut statements = Vec::new();
+    for policy in role["Properties"]["Policies"].as_vec().expect("role policies") {
+        for statement in policy["PolicyDocument"]["Statement"].as_vec().expect("statements") {
+            match statement["Fn::If"].as_vec() {
+                // The other branch may be `Ref: AWS::NoValue`.
+                Some(branches) => {
+                    statements.extend(branches[1..].iter().filter(|b| !b["Action"].is_badvalue()).cloned())
+                }
+                None => statements.push(statement.clone()),
+            }
+        }
+    }
+    statements
+}
+
+fn actions(statement: &Yaml) -> Vec<String> {
+    match &statement["Action"] {
+        Yaml::String(a) => vec![a.clone()],
+        Yaml::Array(list) => list.iter().map(|a| a.as_str().unwrap().to_string()).collect(),
+        other => panic!("an Action of {other:?}"),
+    }
+}
+
+#[test]
+fn the_dispatchers_role_grants_named_actions_and_never_scan() {
+    let doc = template();
+    let statements = dispatcher_statements(&doc);
+    let granted: Vec<String> = statements.iter().flat_map(actions).collect();
+    for action in &granted {
+        assert!(!action.contains('*'), "wildcard action {action}");
+        assert_ne!(action, "dynamodb:Scan");
+    }
+    assert!(statements.iter().all(|s| s["Effect"].as_str() == Some("Allow") && s["NotAction"].is_badvalue()));
+    for needed in [
+        "dynamodb:GetRecords",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "ses:SendBulkTemplatedEmail",
+        "ses:SendRawEmail",
+        "ses:CreateTemplate",
+        "sns:Publish",
+        "sqs:SendMessage",
+        "secretsmanager:GetSecretValue",
+    ] {
+        assert!(granted.iter().any(|a| a == needed), "the dispatcher needs {needed}");
+    }
+}
+
+#[test]
+fn the_dispatcher_publishes_only_to_its_encrypted_topic() {
+    let doc = template();
+    let statements = dispatcher_statements(&doc);
+    let publish = statements.iter().find(|s| actions(s) == ["sns:Publish"]).expect("a statement for sns:Publish");
+    let topic = referenced(&doc, &publish["Resource"]);
+    assert_eq!(topic["Type"].as_str(), Some("AWS::SNS::Topic"));
+    assert_eq!(topic["Properties"]["KmsMasterKeyId"].as_str(), Some("alias/aws/sns"));
+    let env = &doc["Resources"]["DispatcherFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(referenced(&doc, &env["FLARE_TOPIC_ARN"]), topic);
 }

@@ -49,4 +49,13 @@ impl CatalogStore for SqliteStore {
         })
         .await
     }
+
+    async fn remove_subscriber(&self, system: &SystemId, contact_key: &str) -> Result<bool, StoreError> {
+        let (system, contact) = (system.as_str().to_string(), contact_key.to_string());
+        self.write(move |tx| {
+            let sql = "DELETE FROM subscribers WHERE system = ?1 AND contact_key = ?2";
+            Ok(tx.prepare_cached(sql)?.execute(params![system, contact])? > 0)
+        })
+        .await
+    }
 }

@@ -1,8 +1,8 @@
 //! [`IncidentStore`] on SQLite: ticket numbers, incidents with their systems and timeline, and idempotency
 //! records.
 //!
-//! `create` and `save` each write the incident row, its `incident_systems` rows, one timeline event and the
-//! idempotency record in one transaction. The outcomes a caller handles (a taken key, a taken external id, a
+//! `create` and `save` each write the incident row, its `incident_systems` rows, one timeline event, its row in
+//! the dispatch queue ([`super::queue`]) and the idempotency record in one transaction. The outcomes a caller handles (a taken key, a taken external id, a
 //! stale version) are found by reading inside that transaction before writing, never by parsing SQLite's error
 //! messages; any constraint that still fires is a bug and surfaces as `Unavailable`.
 //!
@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::codec::{doc, docs, encode, exists, int, ticket, uint};
-use super::{Failure, SqliteStore, window};
+use super::{Failure, SqliteStore, queue, window};
 
 /// The columns of an incident row, and the systems it affects.
 struct IncidentRow {
@@ -130,13 +130,14 @@ impl EventRow {
         Ok(Self { ticket: int(e.ticket.number())?, seq: int(e.seq)?, doc: encode(e)? })
     }
 
-    fn insert(&self, conn: &Connection) -> Result<(), Failure> {
+    /// Appends the event to the timeline and queues it for dispatch, due at once (`now`, the event's time).
+    fn insert(&self, conn: &Connection, now: &str) -> Result<(), Failure> {
         conn.prepare_cached("INSERT INTO timeline (ticket, seq, doc) VALUES (?1, ?2, ?3)")?.execute(params![
             self.ticket,
             self.seq,
             self.doc
         ])?;
-        Ok(())
+        queue::enqueue(conn, self.ticket, self.seq, now)
     }
 }
 
@@ -185,7 +186,7 @@ fn create(
     }
     row.check_external_id_free(conn)?;
     row.insert(conn)?;
-    event.insert(conn)?;
+    event.insert(conn, now)?;
     // A ticket number that did not come from `next_ticket` (an import, say) must never be handed out later.
     conn.prepare_cached("UPDATE ticket_counter SET last = max(last, ?1) WHERE id = 1")?.execute([row.ticket])?;
     Ok(())
@@ -214,7 +215,7 @@ fn save(
     }
     row.check_external_id_free(conn)?;
     row.update(conn)?;
-    event.insert(conn)?;
+    event.insert(conn, now)?;
     Ok(())
 }
 

@@ -2,8 +2,9 @@
 //!
 //! This module opens the file and runs operations; the ports are implemented one concept a file:
 //! [`incidents`] (incidents, timeline, idempotency, ticket numbers), [`window`] (the dashboard query),
-//! [`catalog`] (systems and subscribers) and [`access`] (users and API keys). [`codec`] turns domain values into
-//! rows and back.
+//! [`catalog`] (systems and subscribers), [`access`] (users and API keys) and [`ledger`] (deliveries).
+//! [`queue`] is the self-hosted worker's dispatch queue, which `incidents` fills. [`codec`] turns domain values
+//! into rows and back.
 //!
 //! rusqlite is synchronous, so every operation runs on tokio's blocking pool. Writes share one connection
 //! behind a mutex and each runs in its own `BEGIN IMMEDIATE` transaction, so writes never interleave and a
@@ -14,6 +15,8 @@ mod access;
 mod catalog;
 mod codec;
 mod incidents;
+mod ledger;
+mod queue;
 mod window;
 
 use std::path::{Path, PathBuf};

@@ -42,6 +42,8 @@ fn command(title: &str, started_at: OffsetDateTime, systems: &[&str], source: So
         severity: Severity::Sev2,
         systems: systems.iter().map(|s| AffectedSystem { system: system(s), impact: Impact::Degraded }).collect(),
         engineer: None,
+        engineer_email: None,
+        notify_emails: Vec::new(),
         started_at: Some(started_at),
         detected_at: None,
         source,
@@ -434,4 +436,77 @@ async fn revoking_a_key_keeps_the_first_time() {
     let found = store.find_api_key(&key.hash).await.unwrap().unwrap();
     assert_eq!(found.revoked_at, Some(NOW + Duration::hours(1)));
     assert_eq!(store.list_api_keys().await.unwrap(), vec![found]);
+}
+
+async fn queued(store: &SqliteStore, now: OffsetDateTime) -> Vec<(TicketNumber, u64)> {
+    store.due_events(now, 100).await.unwrap()
+}
+
+#[tokio::test]
+async fn the_events_of_create_and_save_are_queued_due_at_once_in_order() {
+    let (_dir, store) = store();
+    let a = open(&store, "VPN down", NOW).await;
+    let b = open(&store, "Mail slow", NOW).await;
+    let (a2, event) = retitle(&a, "VPN very down");
+    store.save(&a2, &event, None).await.unwrap();
+    assert_eq!(queued(&store, NOW).await, [(a.ticket, 1), (a.ticket, 2), (b.ticket, 1)]);
+    assert_eq!(store.due_events(NOW, 2).await.unwrap(), [(a.ticket, 1), (a.ticket, 2)]);
+    assert!(queued(&store, NOW - Duration::microseconds(1)).await.is_empty());
+    assert_eq!(store.pending_events().await.unwrap(), 3);
+}
+
+#[tokio::test]
+async fn a_finished_event_leaves_the_queue() {
+    let (_dir, store) = store();
+    let a = open(&store, "VPN down", NOW).await;
+    store.finish_event(a.ticket, 1).await.unwrap();
+    assert!(queued(&store, NOW).await.is_empty());
+    assert_eq!(store.pending_events().await.unwrap(), 0);
+    store.finish_event(a.ticket, 1).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_postponed_event_is_due_again_later_with_its_attempts_counted() {
+    let (dir, store) = store();
+    let a = open(&store, "VPN down", NOW).await;
+    let b = open(&store, "Mail slow", NOW).await;
+    store.postpone_event(a.ticket, 1, NOW + Duration::minutes(1), "mail server said 451").await.unwrap();
+    store.postpone_event(a.ticket, 1, NOW + Duration::minutes(5), "connection refused").await.unwrap();
+    assert_eq!(queued(&store, NOW + Duration::minutes(4)).await, [(b.ticket, 1)]);
+    assert_eq!(queued(&store, NOW + Duration::minutes(5)).await, [(b.ticket, 1), (a.ticket, 1)]);
+    assert_eq!(store.pending_events().await.unwrap(), 2);
+
+    let conn = rusqlite::Connection::open(dir.path().join("flare.db")).unwrap();
+    let sql = "SELECT attempts, last_error FROM dispatch_queue WHERE ticket = ?1 AND seq = 1";
+    let row: (i64, Option<String>) =
+        conn.query_row(sql, [i64::try_from(a.ticket.number()).unwrap()], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(row, (2, Some("connection refused".into())));
+}
+
+#[tokio::test]
+async fn a_failed_save_or_create_queues_nothing() {
+    let (_dir, store) = store();
+    let v1 = open_with(&store, command("Row 7", NOW, &["vpn"], sheet_row("r7")), None).await;
+    let (stale, stale_event) = retitle(&v1, "VPN very slow");
+    let (v2, e2) = retitle(&v1, "VPN down");
+    store.save(&v2, &e2, None).await.unwrap();
+    assert!(matches!(store.save(&stale, &stale_event, None).await, Err(StoreError::Conflict { .. })));
+
+    let ticket = store.next_ticket().await.unwrap();
+    let (dup, event) = command("Row 7 again", NOW, &["vpn"], sheet_row("r7")).apply(ticket, &actor(), NOW).unwrap();
+    let new = NewIncident { incident: &dup, event: &event, idempotency: None };
+    assert!(matches!(store.create(new).await, Err(StoreError::AlreadyExists { .. })));
+    assert_eq!(queued(&store, NOW).await, [(v1.ticket, 1), (v1.ticket, 2)]);
+}
+
+#[tokio::test]
+async fn the_worker_polls_the_queue_through_its_index() {
+    let (_dir, store) = store();
+    open(&store, "VPN down", NOW).await;
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", super::queue::DUE)).unwrap();
+    let plan: Vec<String> =
+        stmt.query_map(rusqlite::params!["x", 10], |r| r.get(3)).unwrap().map(Result::unwrap).collect();
+    assert!(plan.iter().any(|d| d.contains("dispatch_queue_by_due")), "{plan:#?}");
+    assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:#?}");
 }

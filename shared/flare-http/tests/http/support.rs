@@ -10,9 +10,10 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use flare_core::ports::{AccessStore, CatalogStore, IncidentStore, NewIncident};
 use flare_core::text::{PersonName, SystemName};
+use flare_core::unsubscribe::UnsubscribeKey;
 use flare_core::{
-    ApiKey, ApiKeyHash, Clock, IdempotencyKey, Incident, IncidentService, Page, Scope, Source, Store, StoreError,
-    Subscriber, System, SystemId, TicketNumber, TimelineEvent, User, Username, WindowQuery,
+    ApiKey, ApiKeyHash, Clock, Delivery, IdempotencyKey, Incident, IncidentService, LedgerStore, Page, Scope, Source,
+    Store, StoreError, Subscriber, System, SystemId, TicketNumber, TimelineEvent, User, Username, WindowQuery,
 };
 use flare_http::{AppState, HttpConfig, SessionKey};
 use serde_json::Value;
@@ -52,6 +53,8 @@ pub struct TestApp {
     pub writer: String,
     /// A key with `incidents:read` only.
     pub reader: String,
+    /// The key the app checks unsubscribe links with, derived as the dispatcher derives it.
+    pub unsubscribe: UnsubscribeKey,
     _dir: tempfile::TempDir,
 }
 
@@ -108,9 +111,18 @@ impl TestApp {
         let mut config = HttpConfig::new(SessionKey::from_bytes(&[42; 32]).unwrap());
         config.cors_origins = vec![ALLOWED_ORIGIN.to_string()];
         configure(&mut config);
+        let unsubscribe = flare_http::unsubscribe_key(&config.session_key);
         let service = IncidentService::new(store.clone(), clock.clone());
         let router = flare_http::app(AppState::new(service, config));
-        Self { router, store, clock, writer, reader, _dir: dir }
+        Self { router, store, clock, writer, reader, unsubscribe, _dir: dir }
+    }
+
+    /// A new key with scope `admin`.
+    pub async fn admin(&self) -> String {
+        let (key, token) =
+            ApiKey::generate(PersonName::parse("name", "catalog sync").unwrap(), vec![Scope::Admin], NOW);
+        self.store.create_api_key(&key).await.unwrap();
+        token
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
@@ -330,6 +342,22 @@ impl CatalogStore for BrokenStore {
         outage()
     }
     async fn subscribers(&self, _: &SystemId) -> Result<Vec<Subscriber>, StoreError> {
+        outage()
+    }
+    async fn remove_subscriber(&self, _: &SystemId, _: &str) -> Result<bool, StoreError> {
+        outage()
+    }
+}
+
+#[async_trait]
+impl LedgerStore for BrokenStore {
+    async fn record_delivery(&self, _: &Delivery) -> Result<(), StoreError> {
+        outage()
+    }
+    async fn event_deliveries(&self, _: TicketNumber, _: u64) -> Result<Vec<Delivery>, StoreError> {
+        outage()
+    }
+    async fn deliveries(&self, _: TicketNumber) -> Result<Vec<Delivery>, StoreError> {
         outage()
     }
 }

@@ -2,17 +2,15 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use flare_core::text::PersonName;
-use flare_core::{ApiKey, Scope, SystemId};
+use flare_core::SystemId;
 use serde_json::{Value, json};
 
-use crate::support::{NOW, Reply, TestApp};
+use crate::support::{Reply, TestApp};
 
 /// An app and a key with scope `admin`.
 async fn with_admin() -> (TestApp, String) {
     let app = TestApp::new().await;
-    let (key, token) = ApiKey::generate(PersonName::parse("name", "catalog sync").unwrap(), vec![Scope::Admin], NOW);
-    app.store.create_api_key(&key).await.unwrap();
+    let token = app.admin().await;
     (app, token)
 }
 

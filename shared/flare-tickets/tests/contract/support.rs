@@ -82,6 +82,8 @@ pub fn incident() -> Incident {
             impact: Impact::MajorOutage,
         }],
         engineer: None,
+        engineer_email: None,
+        notify_emails: Vec::new(),
         reporter: PersonName::parse("reporter", "Ada").unwrap(),
         started_at: t,
         detected_at: None,

@@ -49,3 +49,17 @@ pub async fn subscribers_are_listed_per_system_and_replaced_by_contact(b: Backen
     assert_eq!(b.store.subscribers(&system("crm")).await.unwrap().len(), 1);
     assert!(b.store.subscribers(&system("none")).await.unwrap().is_empty());
 }
+
+pub async fn a_removed_subscriber_is_gone_and_removing_it_again_is_false(b: Backend) {
+    let amy = subscriber("vpn", Some("amy@example.com"), None, None);
+    let bob = subscriber("vpn", Some("bob@example.com"), None, None);
+    let amy_elsewhere = subscriber("crm", Some("amy@example.com"), None, None);
+    for s in [&amy, &bob, &amy_elsewhere] {
+        b.store.put_subscriber(s).await.unwrap();
+    }
+    assert!(b.store.remove_subscriber(&system("vpn"), &amy.contact_key()).await.unwrap());
+    assert!(!b.store.remove_subscriber(&system("vpn"), &amy.contact_key()).await.unwrap());
+    assert_eq!(b.store.subscribers(&system("vpn")).await.unwrap(), [bob]);
+    assert_eq!(b.store.subscribers(&system("crm")).await.unwrap(), [amy_elsewhere]);
+    assert!(!b.store.remove_subscriber(&system("none"), "email:nobody@example.com").await.unwrap());
+}

@@ -4,6 +4,7 @@
 mod access;
 mod catalog;
 mod incidents;
+mod ledger;
 mod window;
 
 macro_rules! contract {
@@ -61,8 +62,15 @@ contract!(
     window::pages_walk_incidents_from_before_and_inside_a_window_across_a_month_boundary,
     catalog::systems_are_created_replaced_and_listed_by_id,
     catalog::subscribers_are_listed_per_system_and_replaced_by_contact,
+    catalog::a_removed_subscriber_is_gone_and_removing_it_again_is_false,
     access::a_username_is_taken_once,
     access::an_updated_user_reads_back_as_replaced,
     access::updating_an_unknown_user_is_false_and_creates_nobody,
     access::api_keys_are_found_by_hash_and_revoked_once,
+    ledger::an_events_deliveries_read_back_whole_by_channel_then_batch,
+    ledger::an_incidents_deliveries_read_back_by_event_then_channel_then_batch,
+    ledger::a_batch_recorded_twice_is_refused_and_the_first_record_stands,
+    ledger::of_two_dispatchers_racing_for_one_batch_exactly_one_records_it,
+    ledger::the_deliveries_of_another_incident_are_not_returned,
+    ledger::deliveries_are_not_timeline_events,
 );

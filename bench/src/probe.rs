@@ -1,0 +1,117 @@
+//! A client-side probe for the SES and SNS clients: an SDK interceptor that notes each request as it goes on the
+//! wire (retries included), which action it is, how many destinations or entries it carries, and how long the
+//! service took to answer. The moto records say *what* arrived; this says *when*, which the send-rate check
+//! needs, and how fast the emulator answers, which says whether it limited the run.
+//!
+//! It reads the request body that the SDK already built (SES and SNS use the query protocol, a form-encoded
+//! body held in memory) and never changes anything.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use aws_sdk_ses::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
+use aws_sdk_ses::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ses::error::BoxError;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
+
+/// One request as it went out.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// The query protocol's `Action`, e.g. `SendBulkTemplatedEmail` or `PublishBatch`.
+    pub action: String,
+    /// When the request was handed to the HTTP client.
+    pub at: Instant,
+    /// Destinations of a bulk mail, entries of a publish batch, 0 for anything else.
+    pub items: usize,
+    /// Until the response's head arrived; `None` when no response came.
+    pub latency: Option<Duration>,
+}
+
+/// Shared between the clients it is installed on and the benchmark, which takes what it noted after each phase.
+#[derive(Debug, Clone, Default)]
+pub struct CallProbe {
+    calls: Arc<Mutex<Vec<Call>>>,
+}
+
+impl CallProbe {
+    /// Everything noted since the last call, in the order the requests went out.
+    pub fn take(&self) -> Vec<Call> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Which of the probe's entries the current attempt is, kept in the attempt's config bag.
+#[derive(Debug, Clone, Copy)]
+struct Noted(usize);
+
+impl Storable for Noted {
+    type Storer = StoreReplace<Self>;
+}
+
+/// Parameter-name endings that occur once per destination or entry in the form body. Names are dotted paths,
+/// which form encoding leaves as they are.
+fn items_in(action: &str, body: &str) -> usize {
+    let marker = match action {
+        "SendBulkTemplatedEmail" => ".Destination.ToAddresses.member.1=",
+        "PublishBatch" => ".Id=",
+        _ => return 0,
+    };
+    body.matches(marker).count()
+}
+
+impl Intercept for CallProbe {
+    fn name(&self) -> &'static str {
+        "flare-bench call probe"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+        let action = body.split('&').find_map(|pair| pair.strip_prefix("Action=")).unwrap_or("unknown").to_string();
+        let items = items_in(&action, &body);
+        let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        cfg.interceptor_state().store_put(Noted(calls.len()));
+        calls.push(Call { action, at: Instant::now(), items, latency: None });
+        Ok(())
+    }
+
+    fn read_after_transmit(
+        &self,
+        _context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(&Noted(index)) = cfg.load::<Noted>() {
+            let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(call) = calls.get_mut(index) {
+                call.latency = Some(call.at.elapsed());
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_and_entries_are_counted_from_the_form_body() {
+        let bulk = "Action=SendBulkTemplatedEmail&Version=2010-12-01&Source=s%40x.org\
+                    &Destinations.member.1.Destination.ToAddresses.member.1=a%40x.org\
+                    &Destinations.member.1.ReplacementTemplateData=%7B%7D\
+                    &Destinations.member.2.Destination.ToAddresses.member.1=b%40x.org";
+        assert_eq!(items_in("SendBulkTemplatedEmail", bulk), 2);
+        let batch = "Action=PublishBatch&TopicArn=t&PublishBatchRequestEntries.member.1.Id=n0\
+                     &PublishBatchRequestEntries.member.1.Message=m\
+                     &PublishBatchRequestEntries.member.1.MessageAttributes.entry.1.Name=system";
+        assert_eq!(items_in("PublishBatch", batch), 1);
+        assert_eq!(items_in("CreateTopic", batch), 0);
+    }
+}

@@ -1,0 +1,74 @@
+//! The delivery ledger: one record per delivery (an event × a channel × a batch of recipients), written right
+//! after the batch went out. The dispatcher reads it before sending, so a redelivered or resumed event skips
+//! every recipient already told, and `GET /api/incidents/{ticket}/deliveries` shows who heard what, when and how.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::StoreError;
+use crate::ticket::TicketNumber;
+use crate::timefmt::serde_rfc3339;
+
+crate::choice!(
+    /// How people were told.
+    DeliveryChannel {
+        /// Mail to subscribers, the engineer and listed addresses (SES or SMTP).
+        Email = "email",
+        /// One short message to the topic (SNS) or the chat webhooks, which fan it out.
+        Message = "message",
+        /// The organisation's ticketing system.
+        Ticket = "ticket",
+    }
+);
+
+/// The most recipients one ledger record holds: one SES bulk call's worth.
+pub const BATCH_MAX: usize = 50;
+
+/// One recipient the service refused for good, with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    pub to: String,
+    pub reason: String,
+}
+
+/// One batch of one event on one channel, as it went out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub ticket: TicketNumber,
+    /// The timeline event delivered.
+    pub seq: u64,
+    pub channel: DeliveryChannel,
+    /// 1, 2, …, per event and channel, in the order the batches went out.
+    pub batch: u32,
+    #[serde(with = "serde_rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who accepted it: email addresses, the topic or webhook systems, or the external ticket key.
+    pub sent: Vec<String>,
+    /// Who refused it for good; they are not tried again.
+    pub refused: Vec<Refused>,
+    /// Calls made to the service for this batch, retries included.
+    pub calls: u32,
+}
+
+impl Delivery {
+    /// Everyone this record settles: sent or refused for good.
+    pub fn settled(&self) -> impl Iterator<Item = &str> {
+        self.sent.iter().map(String::as_str).chain(self.refused.iter().map(|r| r.to.as_str()))
+    }
+}
+
+/// Where deliveries are recorded.
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
+    /// Records one delivery. Fails with [`StoreError::AlreadyExists`] when this (ticket, seq, channel, batch)
+    /// is recorded already, and writes nothing then: two dispatchers racing on one event cannot both record a
+    /// batch under the same number.
+    async fn record_delivery(&self, delivery: &Delivery) -> Result<(), StoreError>;
+
+    /// Every delivery of one event, by channel then batch.
+    async fn event_deliveries(&self, ticket: TicketNumber, seq: u64) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Every delivery of an incident, by event, channel, then batch.
+    async fn deliveries(&self, ticket: TicketNumber) -> Result<Vec<Delivery>, StoreError>;
+}

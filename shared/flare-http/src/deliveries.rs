@@ -1,0 +1,97 @@
+//! `GET /api/incidents/{ticket}/deliveries`, for admins: every delivery the ledger holds for one incident (which
+//! event, on which channel, who accepted it and who refused it, in how many calls), with totals per channel.
+//!
+//! Recipients are personal data, so this needs scope `admin` and sits with the writes in the intake router, like
+//! the subscriber lists. It only reads: one timeline read (for each event's kind, and to tell an unknown ticket)
+//! and one ledger read.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use flare_core::timefmt::rfc3339;
+use flare_core::{Delivery, DeliveryChannel, EventKind, Refused, TicketNumber};
+use serde::Serialize;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::request::path_ticket;
+use crate::state::AppState;
+
+/// One ledger record: one batch of one event on one channel.
+#[derive(Debug, Serialize)]
+struct DeliveryView<'a> {
+    seq: u64,
+    /// The kind of the event delivered; `None` only if the timeline lacks it, which a sound store never shows.
+    event: Option<EventKind>,
+    channel: DeliveryChannel,
+    batch: u32,
+    at: String,
+    sent: &'a [String],
+    refused: &'a [Refused],
+    calls: u32,
+}
+
+/// What one channel did for the incident, summed over its records.
+#[derive(Debug, Default, Serialize)]
+struct ChannelTotals {
+    sent: usize,
+    refused: usize,
+    batches: usize,
+    calls: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct DeliveriesView<'a> {
+    ticket: TicketNumber,
+    deliveries: Vec<DeliveryView<'a>>,
+    /// Every channel, by name, zero when it delivered nothing.
+    totals: BTreeMap<&'static str, ChannelTotals>,
+}
+
+fn view<'a>(ticket: TicketNumber, deliveries: &'a [Delivery], kinds: &BTreeMap<u64, EventKind>) -> DeliveriesView<'a> {
+    let mut totals: BTreeMap<&'static str, ChannelTotals> =
+        DeliveryChannel::ALL.iter().map(|c| (c.as_str(), ChannelTotals::default())).collect();
+    for d in deliveries {
+        let t = totals.entry(d.channel.as_str()).or_default();
+        t.sent += d.sent.len();
+        t.refused += d.refused.len();
+        t.batches += 1;
+        t.calls += u64::from(d.calls);
+    }
+    let deliveries = deliveries
+        .iter()
+        .map(|d| DeliveryView {
+            seq: d.seq,
+            event: kinds.get(&d.seq).copied(),
+            channel: d.channel,
+            batch: d.batch,
+            at: rfc3339(d.at),
+            sent: &d.sent,
+            refused: &d.refused,
+            calls: d.calls,
+        })
+        .collect();
+    DeliveriesView { ticket, deliveries, totals }
+}
+
+/// `GET /api/incidents/{ticket}/deliveries`.
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    auth::api_admin(&state, &headers).await?;
+    let ticket = path_ticket(&raw)?;
+    // Every incident has its opening event, so an empty timeline means no incident: one read tells both.
+    let timeline = state.store().timeline(ticket).await?;
+    if timeline.is_empty() {
+        return Err(ApiError::NotFound(format!("no incident {ticket}")));
+    }
+    let kinds: BTreeMap<u64, EventKind> = timeline.iter().map(|e| (e.seq, e.kind)).collect();
+    let deliveries = state.store().deliveries(ticket).await?;
+    let body = view(ticket, &deliveries, &kinds);
+    Ok(([(header::CACHE_CONTROL, "private, no-store")], Json(body)).into_response())
+}
