@@ -24,6 +24,9 @@ pub struct Pacing {
     /// The largest number of recipients sent in any stretch beyond what the rate allows for it, in recipients.
     /// At most one second's worth (the burst) when the rate was kept.
     pub worst_excess: f64,
+    /// The most recipients whose calls went out within any one second: up to about twice the rate at the
+    /// start (the burst plus a second's refill), never more than the rate once the burst is spent.
+    pub busiest_second: usize,
     /// Mean and largest time the service took to answer one call.
     pub mean_latency: Duration,
     pub max_latency: Duration,
@@ -63,6 +66,15 @@ impl Pacing {
             (elapsed > 0.0).then(|| (recipients - before[from + 1]) as f64 / elapsed)
         });
 
+        let mut busiest_second = 0;
+        let mut from = 0;
+        for (j, call) in calls.iter().enumerate() {
+            while call.at.saturating_duration_since(calls[from].at) >= Duration::from_secs(1) {
+                from += 1;
+            }
+            busiest_second = busiest_second.max(before[j + 1] - before[from]);
+        }
+
         let latencies: Vec<Duration> = calls.iter().filter_map(|c| c.latency).collect();
         let mean_latency = if latencies.is_empty() {
             Duration::ZERO
@@ -70,7 +82,16 @@ impl Pacing {
             latencies.iter().sum::<Duration>() / latencies.len() as u32
         };
         let max_latency = latencies.iter().copied().max().unwrap_or_default();
-        Self { calls: calls.len(), recipients, span, steady_rate, worst_excess, mean_latency, max_latency }
+        Self {
+            calls: calls.len(),
+            recipients,
+            span,
+            steady_rate,
+            worst_excess,
+            busiest_second,
+            mean_latency,
+            max_latency,
+        }
     }
 
     /// Whether no stretch exceeded the rate by more than the one-second burst.
@@ -122,6 +143,7 @@ mod tests {
         assert!(pacing.kept(100.0), "{pacing:?}");
         let steady = pacing.steady_rate.unwrap();
         assert!((steady - 100.0).abs() < 1.0, "{steady}");
+        assert_eq!(pacing.busiest_second, 150, "the burst and the refill of the first second");
     }
 
     #[test]

@@ -361,11 +361,12 @@ async fn main() -> anyhow::Result<ExitCode> {
         let p = &phase.pacing;
         println!(
             "{name} pacing: {} calls over {:.2}s, worst stretch {:.0} recipients over the rate (burst allowance {}), \
-             moto answered in {:.1} ms mean, {:.1} ms max, {:.2}s in all",
+             busiest second {} recipients, moto answered in {:.1} ms mean, {:.1} ms max, {:.2}s in all",
             p.calls,
             secs(p.span),
             p.worst_excess,
             args.rate,
+            p.busiest_second,
             ms(p.mean_latency),
             ms(p.max_latency),
             secs(p.service_time())

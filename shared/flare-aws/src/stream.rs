@@ -37,9 +37,11 @@ pub fn timeline_event(record: &EventRecord) -> Option<(TicketNumber, u64)> {
 ///
 /// A failed record is logged and reported in `batchItemFailures` by its `SequenceNumber`. The function's event
 /// source mapping must enable `ReportBatchItemFailures`. Lambda then checkpoints just before the *lowest*
-/// reported sequence number and delivers everything from there on again, so records after a failure come back
-/// in any case. The batch still goes on past a failure: events of other incidents go out now, rather than
-/// after the retries, and are no-ops when they return (the dispatcher's ledger skips what was delivered).
+/// reported sequence number and delivers everything from there on again (with `BisectBatchOnFunctionError`, it
+/// splits the batch there and retries the rest), so records after a failure come back in any case, until the
+/// mapping's retry limit sends the batch's description to its on-failure destination. The batch still goes on
+/// past a failure: events of other incidents go out now, rather than after the retries, and are no-ops when
+/// they return (the dispatcher's ledger skips what was delivered).
 /// Later events of the failed incident are held back and reported too, so one incident's notifications never
 /// overtake each other. A failure without a sequence number (never sent by Lambda) is reported with none,
 /// which Lambda reads as a failure of the whole batch.

@@ -231,6 +231,10 @@ fn the_dispatchers_role_grants_named_actions_and_never_scan() {
         assert_ne!(action, "dynamodb:Scan");
     }
     assert!(statements.iter().all(|s| s["Effect"].as_str() == Some("Allow") && s["NotAction"].is_badvalue()));
+    for delete in statements.iter().filter(|s| actions(s).iter().any(|a| a == "dynamodb:DeleteItem")) {
+        let keys = &delete["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+        assert!(keys.as_vec().is_some_and(|k| !k.is_empty()), "deletes are held to named partitions: {delete:?}");
+    }
     for needed in [
         "dynamodb:GetRecords",
         "dynamodb:Query",
