@@ -18,8 +18,11 @@ use super::{Failure, SqliteStore};
 const ERROR_MAX_CHARS: usize = 500;
 
 /// The worker's poll, `?1` the time and `?2` the limit: a range of the `dispatch_queue_by_due` index, in order.
-pub(super) const DUE: &str =
-    "SELECT ticket, seq FROM dispatch_queue WHERE due_at <= ?1 ORDER BY due_at, ticket, seq LIMIT ?2";
+/// Only an incident's earliest queued event is due: while one is postponed, the later ones wait behind it, so
+/// nobody hears "resolved" before "opened".
+pub(super) const DUE: &str = "SELECT q.ticket, q.seq FROM dispatch_queue q WHERE q.due_at <= ?1 \
+     AND NOT EXISTS (SELECT 1 FROM dispatch_queue e WHERE e.ticket = q.ticket AND e.seq < q.seq) \
+     ORDER BY q.due_at, q.ticket, q.seq LIMIT ?2";
 
 /// Queues event `seq` of incident `ticket`, due at `due_at` (a sortable time).
 pub(super) fn enqueue(conn: &Connection, ticket: i64, seq: i64, due_at: &str) -> Result<(), Failure> {
@@ -38,7 +41,8 @@ fn short(error: &str) -> String {
 
 impl SqliteStore {
     /// Up to `limit` queued events due at or before `now`, the longest due first (by due time, then ticket and
-    /// sequence, so an incident's events come out in order when they fall due together).
+    /// sequence). Only each incident's earliest queued event is returned, so its events go out in order: one
+    /// that is postponed holds back those after it.
     pub async fn due_events(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<(TicketNumber, u64)>, StoreError> {
         let now = sortable(now);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
