@@ -1,18 +1,25 @@
-//! `flare serve` end to end, as a help-desk agent's browser uses it: the real binary on a random port with a
-//! temporary database, a user added with `flare users add`, sign-in through the login page (cookie and CSRF
-//! token), an incident opened, updated and closed through the form, then read back from the JSON endpoint with
-//! its timeline.
+//! `flare serve` end to end: the real binary on a random port with a temporary database.
+//!
+//! - As a help-desk agent's browser uses it: a user added with `flare users add`, sign-in through the login page
+//!   (cookie and CSRF token), an incident opened, updated and closed through the form, then read back from the
+//!   JSON endpoint with its timeline.
+//! - As its notification worker delivers: keys from `flare keys create`, systems and subscribers through the
+//!   admin API, an incident opened through the API, and its notice received by the SMTP sink that
+//!   `scripts/test` starts (shared by parallel tests, so recipients carry a tag of their own) and by a chat
+//!   webhook on wiremock, then read back from the delivery ledger.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use regex::Regex;
-use serde_json::Value;
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const FLARE: &str = env!("CARGO_BIN_EXE_flare");
 const PASSWORD: &str = "correct horse battery staple";
@@ -42,13 +49,17 @@ fn add_user(db: &Path, name: &str, display: &str) {
     assert!(out.status.success(), "flare users add failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// Starts `flare serve --demo` on a free port and waits until it says where it listens.
-fn serve(db: &Path) -> Server {
-    let mut child = Command::new(FLARE)
-        .args(["--db", db.to_str().unwrap(), "serve", "--bind", "127.0.0.1:0", "--demo"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+/// Starts `flare serve` with `args` on a free port and waits until it says where it listens. The environment's
+/// `FLARE_*` variables are replaced by `env`, so a developer's own settings cannot add or move a channel.
+fn serve(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut command = Command::new(FLARE);
+    command.args(["--db", db.to_str().unwrap(), "serve", "--bind", "127.0.0.1:0"]).args(args);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("FLARE_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command.envs(env.iter().copied()).stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -82,7 +93,7 @@ async fn an_agent_signs_in_and_opens_updates_and_closes_an_incident_through_the_
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("flare.db");
     add_user(&db, "agent", "Help Desk Agent");
-    let server = serve(&db);
+    let server = serve(&db, &["--demo"], &[]);
     let url = |path: &str| format!("{}{path}", server.base);
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
 
@@ -165,4 +176,159 @@ async fn an_agent_signs_in_and_opens_updates_and_closes_an_incident_through_the_
     assert_eq!(kinds, ["opened", "updated", "resolved"]);
     assert!(timeline.iter().all(|e| e["actor"]["kind"] == "user" && e["actor"]["name"] == "Help Desk Agent"));
     assert_eq!(timeline[1]["message"], "A bad driver update; rolling it back.");
+}
+
+/// A variable `scripts/test` sets; without it the test cannot run, and says so rather than pass unchecked.
+fn required(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run the suite with scripts/test, which starts the SMTP sink"))
+}
+
+/// Unique to this test run, for addresses in the SMTP sink that other tests share.
+fn tag() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("t{}x{nanos}", std::process::id())
+}
+
+/// Creates an API key with `scope` and returns its token.
+fn create_key(db: &Path, scope: &str) -> String {
+    let out = Command::new(FLARE)
+        .args(["--db", db.to_str().unwrap(), "keys", "create", "--name", scope, "--scope", scope])
+        .env("FLARE_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "flare keys create failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The messages in the sink whose recipient carries `tag`, as (recipients, raw message), sorted by recipient.
+fn mail_for(sink: &Path, tag: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(sink).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "eml") {
+            let raw = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+            let rcpt = raw.lines().find_map(|l| l.strip_prefix("X-Sink-Rcpt-To: ")).unwrap().to_string();
+            if rcpt.contains(tag) {
+                found.push((rcpt, raw));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn opening_an_incident_mails_each_subscriber_once_and_posts_once_to_chat() {
+    let smtp = required("FLARE_TEST_SMTP_ADDR");
+    let sink = PathBuf::from(required("FLARE_TEST_SMTP_DIR"));
+    let (smtp_host, smtp_port) = smtp.rsplit_once(':').expect("FLARE_TEST_SMTP_ADDR is host:port");
+    let tag = tag();
+    let chat = MockServer::start().await;
+    Mock::given(method("POST")).and(path("/hooks/network")).respond_with(ResponseTemplate::new(200)).mount(&chat).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flare.db");
+    let admin = create_key(&db, "admin");
+    let writer = create_key(&db, "incidents:write");
+    let webhooks = format!("network={}/hooks/network", chat.uri());
+    let server = serve(
+        &db,
+        &["--public-url", "http://flare.test", "--worker-poll-secs", "1"],
+        &[
+            ("FLARE_SMTP_HOST", smtp_host),
+            ("FLARE_SMTP_PORT", smtp_port),
+            ("FLARE_SMTP_TLS", "none"),
+            ("FLARE_MAIL_FROM", "flare@flare.test"),
+            ("FLARE_CHAT_WEBHOOKS", &webhooks),
+        ],
+    );
+    let url = |path: &str| format!("{}{path}", server.base);
+    let client = reqwest::Client::new();
+
+    let ada = format!("ada-{tag}@example.org");
+    let grace = format!("grace-{tag}@example.org");
+    let linus = format!("linus-{tag}@example.org");
+    let catalog = [
+        ("network", "Network", json!([{ "email": ada, "name": "Ada" }, { "email": grace, "name": "Grace" }])),
+        (
+            "wifi",
+            "Wi-Fi",
+            json!([{ "email": grace, "name": "Grace" }, { "email": linus }, { "phone": "+14155550123" }]),
+        ),
+    ];
+    for (id, name, subscribers) in catalog {
+        let put = client.put(url(&format!("/api/systems/{id}"))).bearer_auth(&admin).json(&json!({ "name": name }));
+        let put = put.send().await.unwrap();
+        assert!(put.status().is_success(), "PUT /api/systems/{id}: {}", put.text().await.unwrap());
+        let put = client
+            .put(url(&format!("/api/systems/{id}/subscribers")))
+            .bearer_auth(&admin)
+            .json(&json!({ "subscribers": subscribers }))
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success(), "PUT /api/systems/{id}/subscribers: {}", put.text().await.unwrap());
+    }
+
+    let opened = client
+        .post(url("/api/incidents"))
+        .bearer_auth(&writer)
+        .json(&json!({
+            "title": "Network and Wi-Fi down in building 2",
+            "description": "Nothing in building 2 reaches the network, wired or not.",
+            "severity": "sev2",
+            "systems": [
+                { "system": "network", "impact": "major_outage" },
+                { "system": "wifi", "impact": "partial_outage" },
+            ],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), reqwest::StatusCode::CREATED);
+    let ticket = opened.json::<Value>().await.unwrap()["ticket"].as_str().unwrap().to_string();
+    let link = format!("http://flare.test/incidents/{ticket}");
+
+    // The ledger is written after each send, so once it shows everything the sink and wiremock have it too; a
+    // duplicate would then show as one message or post too many.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (mail, posts, deliveries) = loop {
+        let mail = mail_for(&sink, &tag);
+        let posts = chat.received_requests().await.unwrap_or_default();
+        let deliveries: Value = client
+            .get(url(&format!("/api/incidents/{ticket}/deliveries")))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let totals = &deliveries["totals"];
+        let done = totals["email"]["sent"].as_u64() >= Some(3) && totals["message"]["sent"].as_u64() >= Some(1);
+        if (done && mail.len() >= 3 && !posts.is_empty()) || Instant::now() > deadline {
+            break (mail, posts, deliveries);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let rcpts: Vec<&str> = mail.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(rcpts, [&ada, &grace, &linus], "one message per subscriber with an address, Grace once");
+    for (rcpt, raw) in &mail {
+        assert!(raw.contains(&format!("Details: {link}")), "{rcpt} lacks the incident's public link:\n{raw}");
+    }
+    assert_eq!(posts.len(), 1, "one chat post for the incident");
+    let text = posts[0].body_json::<Value>().unwrap()["text"].as_str().unwrap().to_string();
+    assert!(text.contains(&ticket) && text.contains(&link), "chat text: {text}");
+
+    let totals = &deliveries["totals"];
+    assert_eq!(totals["email"]["sent"], 3, "{deliveries}");
+    assert_eq!(totals["email"]["refused"], 0, "{deliveries}");
+    assert_eq!(totals["message"]["sent"], 1, "{deliveries}");
+    assert_eq!(totals["message"]["refused"], 0, "{deliveries}");
+    assert_eq!(totals["ticket"]["sent"], 0, "no ticketing system is configured: {deliveries}");
+    let email = deliveries["deliveries"].as_array().unwrap().iter().find(|d| d["channel"] == "email").unwrap();
+    assert_eq!(email["event"], "opened");
+    assert_eq!(email["sent"], json!([ada, grace, linus]));
 }
