@@ -1,5 +1,5 @@
-//! Pacing for the mail adapters (SES, SMTP): a token bucket that keeps bulk sends under a configured maximum send
-//! rate, and the exponential backoff used when a service still reports an entry as throttled or busy.
+//! Pacing for the mail adapters (SES, SMTP): a pacer that keeps bulk sends under a configured maximum send rate,
+//! and the exponential backoff used when a service still reports an entry as throttled or busy.
 //!
 //! Time comes from `tokio::time`, so tests run it with paused time. Nothing here does I/O; classifying a
 //! service's errors belongs to each adapter.
@@ -9,21 +9,23 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// A token bucket refilled at `rate` tokens per second, holding at most one second's worth.
+/// A pacer admitting `rate` units per second, with no saved-up burst.
 ///
-/// [`RateLimiter::acquire`] reserves its tokens at once and then waits until they are paid for, so a request for
-/// more than the bucket holds (50 recipients at 14 per second) is admitted after the right delay instead of
-/// never, and concurrent callers queue in the order they reserved.
+/// [`RateLimiter::acquire`] reserves its units at once and then waits until they are paid for at `rate`, so
+/// nothing goes out before its time: from any start, at most `rate × t` units have gone out after `t` seconds,
+/// whether the sender was idle before or not. A request for more than a second's worth (50 recipients at 14 per
+/// second) is admitted after the right delay instead of never, and concurrent callers queue in the order they
+/// reserved. The service's maximum send rate is therefore never exceeded on average over any stretch longer
+/// than one call's batch.
 #[derive(Debug)]
 pub struct RateLimiter {
     rate: f64,
-    capacity: f64,
     state: Mutex<Bucket>,
 }
 
 #[derive(Debug)]
 struct Bucket {
-    /// Negative when reservations are ahead of the refill.
+    /// Zero when the pacer has caught up; negative while reservations are ahead of it.
     tokens: f64,
     at: Instant,
 }
@@ -33,7 +35,7 @@ impl RateLimiter {
     /// so a misconfigured zero cannot stall sending forever.
     pub fn per_second(rate: f64) -> Self {
         let rate = if rate.is_finite() { rate.max(1.0) } else { 1.0 };
-        Self { rate, capacity: rate, state: Mutex::new(Bucket { tokens: rate, at: Instant::now() }) }
+        Self { rate, state: Mutex::new(Bucket { tokens: 0.0, at: Instant::now() }) }
     }
 
     /// The configured rate, per second.
@@ -56,7 +58,7 @@ impl RateLimiter {
         // A poisoned lock only means another sender panicked mid-update; the numbers are still usable.
         let mut bucket = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
-        bucket.tokens = (bucket.tokens + elapsed * self.rate).min(self.capacity);
+        bucket.tokens = (bucket.tokens + elapsed * self.rate).min(0.0);
         bucket.at = now;
         bucket.tokens -= n as f64;
         if bucket.tokens >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-bucket.tokens / self.rate) }
@@ -96,34 +98,33 @@ mod tests {
     use super::*;
 
     #[tokio::test(start_paused = true)]
-    async fn a_burst_within_one_seconds_worth_is_admitted_at_once() {
+    async fn nothing_goes_out_before_it_is_paid_for() {
         let limiter = RateLimiter::per_second(10.0);
         let start = Instant::now();
         limiter.acquire(10).await;
-        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn sending_m_units_at_n_per_second_takes_at_least_m_over_n_minus_one_seconds() {
+    async fn sending_m_units_at_n_per_second_takes_m_over_n_seconds() {
         let limiter = RateLimiter::per_second(14.0);
         let start = Instant::now();
         for _ in 0..6 {
             limiter.acquire(50).await;
         }
-        // 300 units at 14/s with a 14-unit head start: (300 - 14) / 14 seconds.
-        let expected = Duration::from_secs_f64((300.0 - 14.0) / 14.0);
+        let expected = Duration::from_secs_f64(300.0 / 14.0);
         let elapsed = start.elapsed();
         assert!(elapsed >= expected - Duration::from_millis(1), "{elapsed:?} < {expected:?}");
         assert!(elapsed <= expected + Duration::from_millis(50), "{elapsed:?} > {expected:?}");
     }
 
     #[tokio::test(start_paused = true)]
-    async fn an_idle_bucket_refills_only_up_to_one_seconds_worth() {
+    async fn an_idle_sender_saves_up_no_burst() {
         let limiter = RateLimiter::per_second(5.0);
         tokio::time::sleep(Duration::from_secs(60)).await;
         let start = Instant::now();
         limiter.acquire(10).await;
-        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
     }
 
     #[test]
