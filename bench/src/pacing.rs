@@ -1,31 +1,42 @@
 //! Was the SES send rate kept? Judged from when each bulk call went out (the [probe](crate::probe)), against
-//! the token bucket the mailer paces with: it holds one second's worth of recipients and refills at the
-//! configured rate. So for any two calls i < j, the recipients of the calls after i up to j may not exceed one
-//! second's worth plus the rate times the time between them. A sender that keeps this never sustains more than
-//! the configured rate; the only excess allowed is the one-second burst at the start.
+//! the pacer the mailer sends with (`flare_core::rate::RateLimiter`). It saves nothing up: a call goes out now
+//! or once the calls before it are paid for at the configured rate, whichever is later, so an idle spell earns
+//! no burst and the time a call takes overlaps the wait for the next.
+//!
+//! Seen from the calls, that means: for any two calls i ≤ j, the recipients of the calls from i up to, but not
+//! including, j are at most the rate times the time between them. Counting call j too, a stretch of calls may
+//! exceed `rate × elapsed` by its last call's batch, whose recipients leave together before they are paid for
+//! (the discretisation of 50-recipient calls), and never by more. So the busiest one-second window holds at
+//! most the rate plus one batch, and the whole phase averages at most the rate.
 
 use std::time::Duration;
 
 use crate::probe::Call;
 
-/// Clock slack allowed per comparison: `Instant` readings on either side of a sleep.
-const SLACK: Duration = Duration::from_millis(2);
+/// Clock slack allowed per comparison: the `Instant` readings of the probe are taken a little after each call's
+/// wait ends (the request is built and signed in between), and that delay varies from call to call.
+const SLACK: Duration = Duration::from_millis(5);
 
 /// How one phase's bulk calls were paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Pacing {
     pub calls: usize,
     pub recipients: usize,
+    /// The most recipients in one call: the most a stretch of calls may carry beyond `rate × elapsed`.
+    pub batch: usize,
     /// From the first call going out to the last one.
     pub span: Duration,
-    /// Recipients per second over the later half of the calls made after the initial burst (one second's
-    /// worth) was spent; `None` when the phase never got past it.
-    pub steady_rate: Option<f64>,
-    /// The largest number of recipients sent in any stretch beyond what the rate allows for it, in recipients.
-    /// At most one second's worth (the burst) when the rate was kept.
+    /// Recipients of the calls before the last, per second between the first call and the last: at most the
+    /// configured rate when it was kept. `None` with fewer than two calls.
+    pub paced_rate: Option<f64>,
+    /// The most recipients any stretch of calls (first and last included) carried beyond the rate times the
+    /// time between its first and last call. At most the stretch's last call's batch when the rate was kept.
     pub worst_excess: f64,
-    /// The most recipients whose calls went out within any one second: up to about twice the rate at the
-    /// start (the burst plus a second's refill), never more than the rate once the burst is spent.
+    /// The most any stretch carried beyond that allowance (`rate × elapsed` plus its last call's batch), in
+    /// recipients; 0 when the rate was kept.
+    pub worst_overrun: f64,
+    /// The most recipients whose calls went out within any one second (a half-open window starting at a call):
+    /// at most the rate plus one batch when the rate was kept.
     pub busiest_second: usize,
     /// Mean and largest time the service took to answer one call.
     pub mean_latency: Duration,
@@ -37,6 +48,7 @@ impl Pacing {
     pub fn of(calls: &[Call], action: &str, rate: f64) -> Self {
         let calls: Vec<&Call> = calls.iter().filter(|c| c.action == action).collect();
         let recipients = calls.iter().map(|c| c.items).sum();
+        let batch = calls.iter().map(|c| c.items).max().unwrap_or(0);
         let span = match (calls.first(), calls.last()) {
             (Some(first), Some(last)) => last.at.saturating_duration_since(first.at),
             _ => Duration::ZERO,
@@ -49,22 +61,21 @@ impl Pacing {
             before.push(before.last().copied().unwrap_or(0) + call.items);
         }
         let mut worst_excess = 0.0f64;
+        let mut worst_overrun = 0.0f64;
         for i in 0..calls.len() {
-            for j in i + 1..calls.len() {
-                let sent = (before[j + 1] - before[i + 1]) as f64;
+            for j in i..calls.len() {
+                let sent = (before[j + 1] - before[i]) as f64;
                 let elapsed = calls[j].at.saturating_duration_since(calls[i].at) + SLACK;
-                worst_excess = worst_excess.max(sent - rate * elapsed.as_secs_f64());
+                let excess = sent - rate * elapsed.as_secs_f64();
+                worst_excess = worst_excess.max(excess);
+                worst_overrun = worst_overrun.max(excess - calls[j].items as f64);
             }
         }
 
-        // Once the burst is spent, its refill still lifts the calls just after it; the second half of what
-        // follows shows the rate the limiter holds.
-        let steady_rate = before.iter().position(|&sent| sent as f64 >= rate).and_then(|spent| {
-            let from = spent.max(calls.len() / 2).checked_sub(1)?;
-            let (first, last) = (calls.get(from)?, calls.last()?);
-            let elapsed = last.at.saturating_duration_since(first.at).as_secs_f64();
-            (elapsed > 0.0).then(|| (recipients - before[from + 1]) as f64 / elapsed)
-        });
+        let paced_rate = match (calls.last(), calls.len()) {
+            (Some(last), 2..) if !span.is_zero() => Some((recipients - last.items) as f64 / span.as_secs_f64()),
+            _ => None,
+        };
 
         let mut busiest_second = 0;
         let mut from = 0;
@@ -85,18 +96,26 @@ impl Pacing {
         Self {
             calls: calls.len(),
             recipients,
+            batch,
             span,
-            steady_rate,
+            paced_rate,
             worst_excess,
+            worst_overrun,
             busiest_second,
             mean_latency,
             max_latency,
         }
     }
 
-    /// Whether no stretch exceeded the rate by more than the one-second burst.
+    /// The most recipients any one-second window may hold: the rate plus one batch.
+    pub fn busiest_allowed(&self, rate: f64) -> f64 {
+        rate + self.batch as f64
+    }
+
+    /// Whether no stretch of calls exceeded `rate × elapsed` by more than its last call's batch, and so no
+    /// one-second window held more than the rate plus one batch.
     pub fn kept(&self, rate: f64) -> bool {
-        self.worst_excess <= rate
+        self.worst_overrun <= 0.0 && self.busiest_second as f64 <= self.busiest_allowed(rate)
     }
 
     /// The time the service took to answer, all calls together.
@@ -114,48 +133,138 @@ impl Pacing {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
+    use std::sync::{Arc, Mutex};
+
+    use flare_core::rate::RateLimiter;
 
     use super::*;
 
-    fn calls(gaps_ms: &[u64], items: usize) -> Vec<Call> {
-        let start = Instant::now();
+    const BULK: &str = "SendBulkTemplatedEmail";
+
+    /// Calls of the given sizes, each going out `gap` milliseconds after the one before.
+    fn sized(calls: &[(u64, usize)]) -> Vec<Call> {
+        let start = std::time::Instant::now();
         let mut at = Duration::ZERO;
-        gaps_ms
+        calls
             .iter()
-            .map(|gap| {
-                at += Duration::from_millis(*gap);
-                Call {
-                    action: "SendBulkTemplatedEmail".into(),
-                    at: start + at,
-                    items,
-                    latency: Some(Duration::from_millis(5)),
-                }
+            .map(|&(gap, items)| {
+                at += Duration::from_millis(gap);
+                Call { action: BULK.into(), at: start + at, items, latency: Some(Duration::from_millis(5)) }
             })
             .collect()
     }
 
-    #[test]
-    fn a_burst_then_calls_at_the_rate_keep_it() {
-        // 100/s: two calls of 50 at once (the burst), then one every half second.
-        let pacing = Pacing::of(&calls(&[0, 0, 500, 500, 500, 500], 50), "SendBulkTemplatedEmail", 100.0);
-        assert_eq!((pacing.calls, pacing.recipients), (6, 300));
-        assert!(pacing.kept(100.0), "{pacing:?}");
-        let steady = pacing.steady_rate.unwrap();
-        assert!((steady - 100.0).abs() < 1.0, "{steady}");
-        assert_eq!(pacing.busiest_second, 150, "the burst and the refill of the first second");
+    fn calls(gaps_ms: &[u64], items: usize) -> Vec<Call> {
+        sized(&gaps_ms.iter().map(|&gap| (gap, items)).collect::<Vec<_>>())
     }
 
     #[test]
-    fn calls_faster_than_the_rate_after_the_burst_do_not() {
-        let pacing = Pacing::of(&calls(&[0, 0, 100, 100, 100, 100, 100], 50), "SendBulkTemplatedEmail", 100.0);
+    fn calls_paced_at_the_rate_keep_it() {
+        // 100/s: a call of 50 every half second.
+        let pacing = Pacing::of(&calls(&[500, 500, 500, 500, 500, 500], 50), BULK, 100.0);
+        assert_eq!((pacing.calls, pacing.recipients, pacing.batch), (6, 300, 50));
+        assert!(pacing.kept(100.0), "{pacing:?}");
+        assert_eq!(pacing.worst_overrun, 0.0);
+        assert!(pacing.worst_excess <= 50.0, "{pacing:?}");
+        let paced = pacing.paced_rate.unwrap();
+        assert!((paced - 100.0).abs() < 1e-9, "{paced}");
+        assert_eq!(pacing.busiest_second, 100);
+    }
+
+    #[test]
+    fn each_call_sent_the_instant_it_is_paid_for_keeps_it() {
+        // 500/s: 50 every 100 ms exactly, the tightest schedule the pacer allows. Ten calls fit in one second.
+        let pacing = Pacing::of(&calls(&[100; 30], 50), BULK, 500.0);
+        assert!(pacing.kept(500.0), "{pacing:?}");
+        assert!(pacing.busiest_second <= 550, "{pacing:?}");
+        assert!(pacing.paced_rate.unwrap() <= 500.0 + 1e-9, "{pacing:?}");
+    }
+
+    #[test]
+    fn a_burst_at_the_start_is_not_kept() {
+        // What the old token bucket allowed: a second's worth at once, then the rate.
+        let pacing = Pacing::of(&calls(&[0, 0, 500, 500, 500, 500], 50), BULK, 100.0);
         assert!(!pacing.kept(100.0), "{pacing:?}");
+        assert!(pacing.worst_overrun >= 49.0, "{pacing:?}");
+        assert!(pacing.paced_rate.unwrap() > 100.0, "{pacing:?}");
+    }
+
+    #[test]
+    fn calls_faster_than_the_rate_are_not_kept() {
+        let pacing = Pacing::of(&calls(&[0, 100, 100, 100, 100, 100, 100], 50), BULK, 100.0);
+        assert!(!pacing.kept(100.0), "{pacing:?}");
+        assert!(pacing.busiest_second > 150, "{pacing:?}");
+    }
+
+    #[test]
+    fn the_allowance_is_the_last_calls_batch_not_the_largest() {
+        // 500/s: 50 recipients, then 10 only 52 ms later (the 50 need 100 ms). The stretch exceeds the rate by
+        // less than the largest batch, but by more than its last call's 10.
+        let pacing = Pacing::of(&sized(&[(0, 50), (52, 10)]), BULK, 500.0);
+        assert!(pacing.worst_excess < 50.0, "{pacing:?}");
+        assert!(!pacing.kept(500.0), "{pacing:?}");
+        // The other way round is within the rate: the 10 are paid for after 20 ms.
+        assert!(Pacing::of(&sized(&[(0, 10), (52, 50)]), BULK, 500.0).kept(500.0));
+    }
+
+    #[test]
+    fn a_crowded_second_is_not_kept_even_if_the_stretches_are() {
+        let pacing = Pacing { busiest_second: 551, ..Pacing::of(&calls(&[100; 30], 50), BULK, 500.0) };
+        assert!(!pacing.kept(500.0), "{pacing:?}");
     }
 
     #[test]
     fn other_actions_are_ignored() {
         let pacing = Pacing::of(&calls(&[0, 0, 0], 10), "PublishBatch", 1.0);
-        assert_eq!(pacing.calls, 0);
-        assert_eq!(pacing.steady_rate, None);
+        assert_eq!((pacing.calls, pacing.batch), (0, 0));
+        assert_eq!(pacing.paced_rate, None);
+        assert!(pacing.kept(1.0));
+    }
+
+    /// Runs `senders` tasks that each acquire `sizes` from one limiter at 500/s and note when each call would go
+    /// out, on tokio's paused clock.
+    async fn through_the_limiter(senders: usize, sizes: &[usize]) -> Vec<Call> {
+        let limiter = Arc::new(RateLimiter::per_second(500.0));
+        let noted = Arc::new(Mutex::new(Vec::new()));
+        let tasks: Vec<_> = (0..senders)
+            .map(|_| {
+                let (limiter, noted, sizes) = (limiter.clone(), noted.clone(), sizes.to_vec());
+                tokio::spawn(async move {
+                    for items in sizes {
+                        limiter.acquire(items).await;
+                        let at = tokio::time::Instant::now().into_std();
+                        noted.lock().unwrap().push(Call { action: BULK.into(), at, items, latency: None });
+                        // The service answering, which overlaps the wait for the next call.
+                        tokio::time::sleep(Duration::from_millis(7)).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let mut calls = std::mem::take(&mut *noted.lock().unwrap());
+        calls.sort_by_key(|c| c.at);
+        calls
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flare_cores_limiter_keeps_the_contract() {
+        let start = tokio::time::Instant::now();
+        let calls = through_the_limiter(1, &[50; 40]).await;
+        let second = calls[1].at.saturating_duration_since(start.into_std());
+        assert!(second >= Duration::from_millis(100), "the second call waits for the first's batch, {second:?}");
+        let pacing = Pacing::of(&calls, BULK, 500.0);
+        assert!(pacing.kept(500.0), "{pacing:?}");
+        assert!(pacing.paced_rate.unwrap() <= 500.0, "{pacing:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn flare_cores_limiter_keeps_it_with_mixed_batches_and_concurrent_senders() {
+        let calls = through_the_limiter(4, &[50, 10, 50, 1, 37, 50, 50, 3]).await;
+        assert_eq!(calls.len(), 32);
+        let pacing = Pacing::of(&calls, BULK, 500.0);
+        assert!(pacing.kept(500.0), "{pacing:?}");
+        assert!(pacing.paced_rate.unwrap() <= 500.0 + 1e-6, "{pacing:?}");
     }
 }
