@@ -19,13 +19,13 @@ use std::sync::Arc;
 use crate::access::Actor;
 use crate::catalog::EmailAddress;
 use crate::command::{Command, UpdateIncident};
-use crate::error::{DomainError, StoreError};
+use crate::error::{DomainError, StoreError, error_chain};
 use crate::incident::{Incident, SystemId};
 use crate::ledger::{BATCH_MAX, Delivery, DeliveryChannel, Refused};
-use crate::notify::{BulkMail, Mailer, Notification, NotifyError, Publisher, Recipient, SMS_MAX, ShortMessage};
+use crate::notify::{BulkMail, Mailer, Notification, Publisher, Recipient, SMS_MAX, ShortMessage};
 use crate::service::IncidentService;
 use crate::ticket::TicketNumber;
-use crate::tickets::{self, TicketError, TicketSystem};
+use crate::tickets::{self, TicketSystem};
 use crate::timefmt::rfc3339;
 use crate::timeline::{EventKind, TimelineEvent};
 use crate::unsubscribe::UnsubscribeKey;
@@ -221,8 +221,8 @@ impl Dispatcher {
                 }
                 (external.map(|e| e.key.to_string()).into_iter().collect(), vec![])
             }
-            Err(e) if e.is_transient() => return Err(format!("ticket: {e}")),
-            Err(e) => (vec![], vec![Refused { to: system.kind().to_string(), reason: refusal(&e) }]),
+            Err(e) if e.is_transient() => return Err(format!("ticket: {}", error_chain(&e))),
+            Err(e) => (vec![], vec![Refused { to: system.kind().to_string(), reason: e.to_string() }]),
         };
         report.sent += sent.len();
         report.refused += refused.len();
@@ -248,7 +248,7 @@ impl Dispatcher {
         for (batch, chunk) in (next_batch(prior)..).zip(owed.chunks(BATCH_MAX)) {
             let recipients = chunk.iter().map(|a| self.recipient(a)).collect();
             let mail = BulkMail { template: NOTICE.name.to_string(), shared: shared.clone(), recipients };
-            let sent = mailer.send_bulk(&mail).await.map_err(|e| format!("email: {}", describe(&e)))?;
+            let sent = mailer.send_bulk(&mail).await.map_err(|e| format!("email: {}", error_chain(&e)))?;
             report.calls += sent.calls;
             report.sent += sent.sent.len();
             report.refused += sent.failed.len();
@@ -283,8 +283,10 @@ impl Dispatcher {
             severity: incident.severity,
             event: event.kind,
         };
-        let published =
-            publisher.publish(std::slice::from_ref(&note)).await.map_err(|e| format!("message: {}", describe(&e)))?;
+        let published = publisher
+            .publish(std::slice::from_ref(&note))
+            .await
+            .map_err(|e| format!("message: {}", error_chain(&e)))?;
         report.calls += published.calls;
         if !published.deferred.is_empty() {
             return Err("message: the topic is throttling, to be retried".into());
@@ -484,22 +486,6 @@ fn on(done: &[Delivery], channel: DeliveryChannel) -> Vec<&Delivery> {
 
 fn next_batch(prior: &[&Delivery]) -> u32 {
     prior.iter().map(|d| d.batch).max().unwrap_or(0) + 1
-}
-
-/// A mailer or publisher failure as the ledger and logs show it: never a secret, only the kind and service.
-fn describe(e: &NotifyError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-fn refusal(e: &TicketError) -> String {
-    e.to_string()
 }
 
 #[cfg(test)]

@@ -141,3 +141,16 @@ impl From<StoreError> for DomainError {
         }
     }
 }
+
+/// An error and each of its sources, joined with ": ", for logs and the delivery ledger. Errors in Flare carry
+/// no secrets, so the whole chain is safe to show to an operator (never to a client: those get opaque errors).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flare_core::dispatch::{DispatchError, Dispatcher};
+use flare_core::dispatch::Dispatcher;
+use flare_core::error::error_chain;
 use flare_core::{Clock, StoreError, TicketNumber};
 use tracing::{info, warn};
 
@@ -101,15 +102,4 @@ impl Worker {
     fn forget(&self, ticket: TicketNumber, seq: u64) {
         self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&(ticket, seq));
     }
-}
-
-fn error_chain(e: &DispatchError) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
