@@ -10,7 +10,8 @@
 //! - The ports that adapters implement ([`ports`], and [`tickets`] for the ticketing system) and the [`service`]
 //!   that drives them.
 //!
-//! Send pacing shared by the mail adapters lives in [`rate`].
+//! Send pacing shared by the mail adapters lives in [`rate`]; the one retry schedule and `Retry-After` reading
+//! every adapter uses, in [`retry`].
 //!
 //! Limits live in [`limits`]; errors that name a field live in [`error`].
 
@@ -26,6 +27,7 @@ pub mod limits;
 pub mod notify;
 pub mod ports;
 pub mod rate;
+pub mod retry;
 pub mod service;
 pub mod text;
 pub mod ticket;
