@@ -103,7 +103,7 @@ mod tests {
                 "Keys": { "pk": { "S": pk }, "sk": { "S": sk } },
                 "SequenceNumber": sequence_number,
                 "SizeBytes": 120,
-                "StreamViewType": "NEW_AND_OLD_IMAGES"
+                "StreamViewType": "KEYS_ONLY"
             }
         }))
         .unwrap()

@@ -123,6 +123,8 @@ pub async fn sync(
         EventKind::Updated | EventKind::Note => system.comment(&external, incident, event).await?,
         EventKind::Resolved => system.resolve(&external, incident, event).await?,
         EventKind::Reopened => system.reopen(&external, incident, event).await?,
+        // The link is the dispatcher's own record of this very call; the dispatcher never mirrors it.
+        EventKind::TicketLinked => {}
     }
     Ok(new.then_some(external))
 }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::access::Actor;
+use crate::incident::Incident;
 use crate::text::Message;
 use crate::ticket::TicketNumber;
 use crate::timefmt::serde_rfc3339;
@@ -18,6 +19,9 @@ crate::choice!(
         Resolved = "resolved",
         Reopened = "reopened",
         Note = "note",
+        /// The dispatcher linked the incident to the ticket it opened or found in the ticketing system. It is
+        /// bookkeeping of the dispatcher's own, so it is never delivered anywhere.
+        TicketLinked = "ticket_linked",
     }
 );
 
@@ -42,6 +46,15 @@ pub struct TimelineEvent {
     pub message: Option<Message>,
     /// Whether the people affected are to be told about this event.
     pub notify: bool,
+}
+
+/// An event as the store keeps it: the event, and the incident as that event left it (its state at version
+/// `seq`), so that whoever delivers the event later describes that moment, not whatever happened since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    pub event: TimelineEvent,
+    /// `None` for events stored before the stores kept this state beside each event.
+    pub incident: Option<Incident>,
 }
 
 /// The fields that differ between two JSON objects, in a stable order, leaving out bookkeeping fields.

@@ -26,5 +26,5 @@ pub use chat::{CHAT_WEBHOOKS_MAX, ChatConfig, ChatWebhooks, DEFAULT_CHAT_TIMEOUT
 pub use migrations::SchemaTooNew;
 pub use outbox::FileOutbox;
 pub use smtp::{DEFAULT_MAIL_RATE, SmtpConfig, SmtpMailer, SmtpTls};
-pub use store::SqliteStore;
+pub use store::{QueuedEvent, SqliteStore};
 pub use worker::{Drained, Worker};
