@@ -25,6 +25,16 @@ crate::choice!(
     }
 );
 
+impl EventKind {
+    /// The kind in words, for pages and mail: the wire name without its underscore.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TicketLinked => "ticket linked",
+            other => other.as_str(),
+        }
+    }
+}
+
 /// One field's value before and after. Values are the field's JSON form; `null` means absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldChange {
@@ -77,6 +87,12 @@ pub(crate) fn diff(before: &Value, after: &Value, skip: &[&str]) -> Vec<FieldCha
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_ticket_link_reads_as_words_on_a_page() {
+        assert_eq!(EventKind::TicketLinked.label(), "ticket linked");
+        assert_eq!(EventKind::Opened.label(), "opened");
+    }
 
     #[test]
     fn diff_names_each_changed_field_once() {
