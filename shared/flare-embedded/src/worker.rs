@@ -31,10 +31,7 @@ pub const RETRY_MAX: Duration = Duration::from_secs(3_600);
 pub fn retry_delay(attempt: u32) -> Duration {
     // The delay stops growing at the cap long before this many steps; bounding the walk keeps it cheap.
     let steps = attempt.clamp(1, 32);
-    Backoff { max_attempts: steps + 1, base: RETRY_FIRST, max_delay: RETRY_MAX }
-        .delays()
-        .last()
-        .unwrap_or(RETRY_MAX)
+    Backoff { max_attempts: steps + 1, base: RETRY_FIRST, max_delay: RETRY_MAX }.delays().last().unwrap_or(RETRY_MAX)
 }
 
 /// What one pass over the queue did.
