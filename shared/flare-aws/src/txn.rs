@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use flare_core::StoreError;
+use flare_core::retry::Backoff;
 
 use crate::error::AdapterError;
 use crate::items::Item;
@@ -22,8 +23,8 @@ const NO_FAILURE: &str = "None";
 
 /// Attempts when another transaction was touching the same items at the same moment. That is not a failed
 /// condition: the loser may well succeed once the winner is done, and then its own conditions decide.
-const CONFLICT_ATTEMPTS: u32 = 5;
-const CONFLICT_BACKOFF: Duration = Duration::from_millis(15);
+const CONFLICT: Backoff =
+    Backoff { max_attempts: 5, base: Duration::from_millis(15), max_delay: Duration::from_millis(200) };
 
 /// What each write in a transaction is for, so that a failed condition can be named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +81,7 @@ impl DynamoStore {
             return Err(StoreError::unavailable(AdapterError::TransactionTooLarge(count)));
         }
         let (roles, writes): (Vec<Role>, Vec<TransactWriteItem>) = transaction.writes.into_iter().unzip();
-        let mut attempt = 1;
+        let mut waits = CONFLICT.delays();
         loop {
             let sent = self.client.transact_write_items().set_transact_items(Some(writes.clone())).send().await;
             let error = match sent {
@@ -108,11 +109,10 @@ impl DynamoStore {
                 tracing::warn!(codes = ?codes, "transaction cancelled");
                 return Err(StoreError::unavailable(error));
             }
-            if attempt >= CONFLICT_ATTEMPTS {
+            let Some(wait) = waits.next() else {
                 return Err(StoreError::unavailable(error));
-            }
-            tokio::time::sleep(CONFLICT_BACKOFF * 2u32.pow(attempt - 1)).await;
-            attempt += 1;
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 }

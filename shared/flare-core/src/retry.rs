@@ -52,6 +52,15 @@ impl Backoff {
     pub fn delays(&self) -> ExponentialBackoff {
         self.builder().build()
     }
+
+    /// The wait before attempt `attempt` (1-based; the first does not wait), drawn from the same schedule. For a
+    /// loop that counts attempts itself; a loop that can hold the iterator should use [`Backoff::delays`].
+    pub fn delay(&self, attempt: u32) -> Duration {
+        match attempt.checked_sub(2) {
+            None => Duration::ZERO,
+            Some(waits_before) => self.delays().nth(waits_before as usize).unwrap_or(Duration::ZERO),
+        }
+    }
 }
 
 /// What a service's `Retry-After` asks for, measured against the longest wait the caller accepts.
@@ -129,6 +138,14 @@ mod tests {
         let backoff = Backoff { max_attempts: 12, base: ms(100), max_delay: ms(300) };
         let last = backoff.delays().last();
         assert!(last.is_some_and(|d| (ms(300)..ms(600)).contains(&d)), "{last:?}");
+    }
+
+    #[test]
+    fn a_counted_attempt_waits_from_the_same_schedule() {
+        let backoff = Backoff { max_attempts: 4, base: ms(100), max_delay: ms(10_000) };
+        assert_eq!(backoff.delay(1), Duration::ZERO);
+        assert!((ms(200)..ms(400)).contains(&backoff.delay(3)), "{:?}", backoff.delay(3));
+        assert_eq!(backoff.delay(5), Duration::ZERO, "no wait past the last attempt");
     }
 
     #[test]
