@@ -13,6 +13,9 @@
 //! Send pacing shared by the mail adapters lives in [`rate`]; the one retry schedule and `Retry-After` reading
 //! every adapter uses, in [`retry`].
 //!
+//! The deployment's session key, its one decoder and the unsubscribe key derived from it live in
+//! [`session_key`].
+//!
 //! Limits live in [`limits`]; errors that name a field live in [`error`].
 
 pub mod access;
@@ -29,6 +32,7 @@ pub mod ports;
 pub mod rate;
 pub mod retry;
 pub mod service;
+pub mod session_key;
 pub mod text;
 pub mod ticket;
 pub mod tickets;
@@ -48,6 +52,7 @@ pub use ports::{
     AccessStore, CatalogStore, Clock, Committed, IdempotencyKey, IncidentStore, NewIncident, Store, SystemClock,
 };
 pub use service::IncidentService;
+pub use session_key::{SessionKey, SessionKeyError};
 pub use ticket::TicketNumber;
 pub use tickets::{TicketError, TicketSystem};
 pub use timeline::{EventKind, FieldChange, TimelineEvent};

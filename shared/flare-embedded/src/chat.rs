@@ -20,12 +20,11 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use flare_core::SystemId;
-use flare_core::config::{ConfigError, Env};
+use flare_core::config::{ConfigError, Env, https_or_loopback};
 use flare_core::notify::{Notification, NotifyError, PublishReport, Publisher};
 use flare_core::retry::{Backoff, Pause, RETRY_AFTER_MAX, RetryAfter, retry_after, retryable_status};
 use reqwest::header::RETRY_AFTER;
@@ -204,25 +203,19 @@ fn webhook(entry: &str) -> Result<Webhook, &'static str> {
                 .map_err(|_| "names no system: use a system id (letters, digits, '-' and '_') or *")?,
         ),
     };
-    let url = Url::parse(url.trim()).map_err(|_| "has a URL that cannot be parsed")?;
-    let host = url.host_str().ok_or("has a URL without a host")?;
-    let loopback = host == "localhost"
-        || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
-        return Err("has a URL that is not https (http is allowed only for a loopback host)");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("has a URL with a user name or password");
-    }
+    let url = https_or_loopback(url)?;
     let dialect = Dialect::of(&url);
     Ok(Webhook { route, url, dialect })
 }
 
-/// A [`ConfigError`] naming the entry. Its text is built at run time, and [`ConfigError`] holds only static text:
-/// the text is leaked, which is bounded because a bad configuration stops start-up.
-fn bad_entry(number: usize, problem: &str) -> ConfigError {
-    let expected = format!("system=URL pairs separated by ';' or new lines, but entry {number} {problem}");
-    ConfigError::Invalid { name: WEBHOOKS_VAR, expected: expected.leak() }
+/// A [`ConfigError`] naming the entry by number; its problem is fixed text, so nothing is built at run time.
+fn bad_entry(number: usize, problem: &'static str) -> ConfigError {
+    ConfigError::Entry {
+        name: WEBHOOKS_VAR,
+        expected: "system=URL pairs separated by ';' or new lines",
+        number,
+        problem,
+    }
 }
 
 /// Posts notifications to chat channels through incoming webhooks.
@@ -648,9 +641,9 @@ mod tests {
             ("vpn=https://a.example/1; https://a.example/SECRET", "entry 2 is not system=URL"),
             ("vpn=https://a.example/1; v p n=https://a.example/SECRET", "entry 2 names no system"),
             ("http://a.example/SECRET=x", "entry 1 names no system"),
-            ("vpn=http://hooks.example/SECRET", "entry 1 has a URL that is not https"),
-            ("vpn=https://user:SECRET@hooks.example/x", "entry 1 has a URL with a user name or password"),
-            ("vpn=not a url SECRET", "entry 1 has a URL that cannot be parsed"),
+            ("vpn=http://hooks.example/SECRET", "entry 1 is not https"),
+            ("vpn=https://user:SECRET@hooks.example/x", "entry 1 has a user name or password"),
+            ("vpn=https://not a url SECRET", "entry 1 cannot be parsed as a URL"),
         ] {
             let e = ChatConfig::from_env(&env(vec![(WEBHOOKS_VAR, value.into())])).unwrap_err().to_string();
             assert!(e.starts_with("FLARE_CHAT_WEBHOOKS is not usable"), "{e}");
