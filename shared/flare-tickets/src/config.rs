@@ -27,8 +27,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use flare_core::TicketSystem;
+use std::sync::Arc;
+
 use flare_core::config::{ConfigError, Env};
+use flare_core::{Clock, SystemClock, TicketSystem};
 use reqwest::Url;
 pub use secrecy::SecretString;
 
@@ -129,8 +131,13 @@ impl TicketsConfig {
         Ok(Some(config))
     }
 
-    /// The adapter, with its HTTP client.
+    /// The adapter, with its HTTP client, on the system clock.
     pub fn build(self) -> Result<Box<dyn TicketSystem>, SetupError> {
+        self.build_with_clock(Arc::new(SystemClock))
+    }
+
+    /// The adapter, with its HTTP client; `clock` stamps what is signed (the webhook's timestamp).
+    pub fn build_with_clock(self, clock: Arc<dyn Clock>) -> Result<Box<dyn TicketSystem>, SetupError> {
         let sender = |vendor, policy: RetryPolicy| {
             client(&policy).map(|c| Sender::new(c, vendor, policy)).map_err(SetupError::Client)
         };
@@ -138,7 +145,7 @@ impl TicketsConfig {
             Self::ServiceNow(c) => Box::new(ServiceNow::new(sender("servicenow", c.retry)?, c)),
             Self::Jira(c) => Box::new(Jira::new(sender("jira", c.retry)?, c)),
             Self::GitHub(c) => Box::new(GitHub::new(sender("github", c.retry)?, c)),
-            Self::Webhook(c) => Box::new(Webhook::new(sender("webhook", c.retry)?, c)),
+            Self::Webhook(c) => Box::new(Webhook::new(sender("webhook", c.retry)?, c, clock)),
         })
     }
 }

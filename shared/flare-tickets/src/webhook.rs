@@ -15,9 +15,11 @@
 //!
 //! [`find`]: TicketSystem::find
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use flare_core::view::{EventView, IncidentView};
-use flare_core::{ExternalTicket, Incident, TicketError, TicketNumber, TicketSystem, TimelineEvent};
+use flare_core::{Clock, ExternalTicket, Incident, TicketError, TicketNumber, TicketSystem, TimelineEvent};
 use hmac::{Hmac, Mac};
 use reqwest::RequestBuilder;
 use secrecy::ExposeSecret;
@@ -33,6 +35,8 @@ const KIND: &str = "webhook";
 pub(crate) struct Webhook {
     http: Sender,
     config: WebhookConfig,
+    /// Stamps each delivery, so tests fix the signed timestamp.
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Serialize)]
@@ -44,8 +48,8 @@ struct Payload {
 }
 
 impl Webhook {
-    pub(crate) fn new(http: Sender, config: WebhookConfig) -> Self {
-        Self { http, config }
+    pub(crate) fn new(http: Sender, config: WebhookConfig, clock: Arc<dyn Clock>) -> Self {
+        Self { http, config, clock }
     }
 
     async fn deliver(
@@ -66,7 +70,7 @@ impl Webhook {
             .map_err(|_| TicketError::Invalid("the webhook secret cannot key HMAC-SHA256".into()))?;
         let delivery = format!("{}:{}", incident.ticket, timeline.seq);
         let build = || -> RequestBuilder {
-            let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+            let timestamp = self.clock.now().unix_timestamp().to_string();
             self.http
                 .client()
                 .post(self.config.url.clone())
