@@ -18,17 +18,45 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use flare_core::config::{ConfigError, Env};
 use flare_core::view::{EventView, IncidentView};
 use flare_core::{Clock, ExternalTicket, Incident, TicketError, TicketNumber, TicketSystem, TimelineEvent};
 use hmac::{Hmac, Mac};
 use reqwest::RequestBuilder;
+use reqwest::Url;
 use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::config::WebhookConfig;
+use crate::env::{retry, url};
 use crate::render;
+use crate::retry::RetryPolicy;
 use crate::retry::Sender;
+
+#[derive(Debug)]
+pub struct WebhookConfig {
+    pub(crate) url: Url,
+    pub(crate) secret: SecretString,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl WebhookConfig {
+    /// Reads this vendor's variables (see the table in `config`); each error names its variable.
+    pub(crate) fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        const SECRET: &str = "FLARE_WEBHOOK_SECRET";
+        const SECRET_EXPECTED: &str = "the shared HMAC key, at least 16 characters";
+        let secret = env.required(SECRET, SECRET_EXPECTED)?;
+        if secret.chars().count() < 16 {
+            return Err(ConfigError::Invalid { name: SECRET, expected: SECRET_EXPECTED });
+        }
+        Ok(Self {
+            url: url(env, "FLARE_WEBHOOK_URL", "the https URL that receives Flare's ticket events")?,
+            secret: secret.into(),
+            retry: retry(env)?,
+        })
+    }
+}
 
 const KIND: &str = "webhook";
 
