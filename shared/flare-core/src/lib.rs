@@ -41,9 +41,9 @@ pub mod ports;
 pub mod rate;
 pub mod retry;
 pub mod service;
+pub mod session_key;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
-pub mod session_key;
 pub mod text;
 pub mod ticket;
 pub mod tickets;
