@@ -16,6 +16,7 @@
 //! Limits live in [`limits`]; errors that name a field live in [`error`].
 
 pub mod access;
+pub mod availability;
 pub mod catalog;
 pub mod command;
 pub mod config;

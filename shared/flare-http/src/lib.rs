@@ -27,6 +27,7 @@ mod password;
 mod request;
 mod session;
 mod state;
+mod status_page;
 mod systems_api;
 mod unsubscribe;
 
@@ -79,6 +80,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/incidents/{ticket}"),
     ("GET", "/unsubscribe/{token}"),
     ("GET", "/healthz"),
+    ("GET", "/"),
+    ("GET", "/dashboard"),
 ];
 
 /// Adds a route, refusing (in debug builds, so in every test) a path missing from [`ROUTES`].
@@ -114,6 +117,8 @@ fn dashboard_routes() -> Router<AppState> {
     let r = route(r, "/api/openapi.json", get(openapi::serve));
     let r = route(r, "/incidents/{ticket}", get(incident_page::show));
     let r = route(r, "/unsubscribe/{token}", get(unsubscribe::show));
+    let r = route(r, "/", get(status_page::show));
+    let r = route(r, "/dashboard", get(status_page::show));
     route(r, "/healthz", get(dashboard::healthz))
 }
 
