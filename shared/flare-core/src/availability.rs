@@ -130,11 +130,7 @@ fn weighted_down(stretches: &[Stretch], from: OffsetDateTime, to: OffsetDateTime
     let mut seconds = 0.0;
     for pair in cuts.windows(2) {
         let (a, b) = (pair[0], pair[1]);
-        let heaviest = stretches
-            .iter()
-            .filter(|s| s.from <= a && b <= s.to)
-            .map(|s| s.weight)
-            .fold(0.0_f64, f64::max);
+        let heaviest = stretches.iter().filter(|s| s.from <= a && b <= s.to).map(|s| s.weight).fold(0.0_f64, f64::max);
         seconds += heaviest * (b - a).as_seconds_f64();
     }
     Duration::seconds_f64(seconds)
@@ -222,13 +218,7 @@ mod tests {
         SystemId::parse("system", s).unwrap()
     }
 
-    fn on(
-        n: u64,
-        system: &str,
-        impact: Impact,
-        from: OffsetDateTime,
-        to: Option<OffsetDateTime>,
-    ) -> Incident {
+    fn on(n: u64, system: &str, impact: Impact, from: OffsetDateTime, to: Option<OffsetDateTime>) -> Incident {
         let mut i = incident().ticket(n).build();
         i.systems = vec![AffectedSystem { system: id(system), impact }];
         i.started_at = from;
@@ -249,7 +239,8 @@ mod tests {
 
     #[test]
     fn an_hour_of_major_outage_takes_an_hour_off_its_day() {
-        let i = on(1, "vpn", Impact::MajorOutage, datetime!(2026-11-21 10:00 UTC), Some(datetime!(2026-11-21 11:00 UTC)));
+        let i =
+            on(1, "vpn", Impact::MajorOutage, datetime!(2026-11-21 10:00 UTC), Some(datetime!(2026-11-21 11:00 UTC)));
         let day = &availability(&[id("vpn")], &[i], 2, NOW)[0].days[0];
         assert_eq!(day.date, time::macros::date!(2026 - 11 - 21));
         assert!((day.percent - 100.0 * 23.0 / 24.0).abs() < 1e-9, "{}", day.percent);
@@ -284,7 +275,8 @@ mod tests {
 
     #[test]
     fn an_incident_across_midnight_counts_on_both_days() {
-        let i = on(1, "vpn", Impact::MajorOutage, datetime!(2026-11-20 18:00 UTC), Some(datetime!(2026-11-21 06:00 UTC)));
+        let i =
+            on(1, "vpn", Impact::MajorOutage, datetime!(2026-11-20 18:00 UTC), Some(datetime!(2026-11-21 06:00 UTC)));
         let days = &availability(&[id("vpn")], &[i], 3, NOW)[0].days;
         assert!((days[0].percent - 75.0).abs() < 1e-9);
         assert!((days[1].percent - 75.0).abs() < 1e-9);
@@ -302,7 +294,8 @@ mod tests {
 
     #[test]
     fn the_span_percentage_agrees_with_its_days() {
-        let i = on(1, "vpn", Impact::MajorOutage, datetime!(2026-11-21 00:00 UTC), Some(datetime!(2026-11-21 12:00 UTC)));
+        let i =
+            on(1, "vpn", Impact::MajorOutage, datetime!(2026-11-21 00:00 UTC), Some(datetime!(2026-11-21 12:00 UTC)));
         let report = &availability(&[id("vpn")], &[i], 2, NOW)[0];
         // 12 h down of 36 h elapsed; no day is better than the span says of it.
         assert!((report.percent - 100.0 * 24.0 / 36.0).abs() < 1e-9, "{}", report.percent);
@@ -311,7 +304,8 @@ mod tests {
 
     #[test]
     fn incidents_before_the_span_or_on_other_systems_are_ignored() {
-        let old = on(1, "vpn", Impact::MajorOutage, datetime!(2026-10-01 00:00 UTC), Some(datetime!(2026-10-02 00:00 UTC)));
+        let old =
+            on(1, "vpn", Impact::MajorOutage, datetime!(2026-10-01 00:00 UTC), Some(datetime!(2026-10-02 00:00 UTC)));
         let other = on(2, "crm", Impact::MajorOutage, datetime!(2026-11-22 00:00 UTC), None);
         let report = availability(&[id("vpn")], &[old, other], 5, NOW);
         assert_eq!(report.len(), 1);

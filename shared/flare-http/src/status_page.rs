@@ -32,7 +32,8 @@ const STRIP_DAYS: u16 = 90;
 const LIST_MAX: usize = 500;
 
 /// The quick ranges offered above the list, by their URL value.
-const RANGES: &[(&str, &str, i64)] = &[("24h", "24 hours", 1), ("7d", "7 days", 7), ("30d", "30 days", 30), ("90d", "90 days", 90)];
+const RANGES: &[(&str, &str, i64)] =
+    &[("24h", "24 hours", 1), ("7d", "7 days", 7), ("30d", "30 days", 30), ("90d", "90 days", 90)];
 
 /// The page's query string. Every field is optional; a bad one is named on the page, not ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -138,6 +139,34 @@ struct IncidentRow {
     ticket_url: Option<String>,
 }
 
+/// One incident's bar in one system's lane of the timeline.
+#[derive(Debug)]
+struct Bar {
+    /// Where the bar starts and how wide it is, in percent of the range.
+    left: String,
+    width: String,
+    /// The incident's row in the list, whose details the tooltip shows.
+    row: usize,
+    /// The impact on this lane's system, in words.
+    impact: &'static str,
+    ongoing: bool,
+}
+
+/// One system's lane of the timeline.
+#[derive(Debug)]
+struct Lane {
+    id: String,
+    name: String,
+    bars: Vec<Bar>,
+}
+
+/// A labelled tick on the timeline's axis.
+#[derive(Debug)]
+struct Tick {
+    left: String,
+    label: String,
+}
+
 #[derive(Debug)]
 struct RangeLink {
     label: &'static str,
@@ -157,6 +186,8 @@ struct StatusPage {
     from_date: String,
     to_date: String,
     incidents: Vec<IncidentRow>,
+    lanes: Vec<Lane>,
+    ticks: Vec<Tick>,
     truncated: bool,
     day: Option<String>,
     day_incidents: Vec<IncidentRow>,
@@ -187,7 +218,8 @@ fn impact_words(impact: Impact) -> &'static str {
 }
 
 fn day_label(date: Date) -> String {
-    date.format(format_description!("[day padding:none] [month repr:short] [year]")).unwrap_or_else(|_| date.to_string())
+    date.format(format_description!("[day padding:none] [month repr:short] [year]"))
+        .unwrap_or_else(|_| date.to_string())
 }
 
 fn day_cell(day: &availability::Day) -> DayCell {
@@ -202,16 +234,16 @@ fn day_cell(day: &availability::Day) -> DayCell {
         Some(Impact::PartialOutage) => "partial",
         Some(Impact::MajorOutage) => "major",
     };
-    DayCell { iso: day.date.to_string(), label: format!("{}: {} available, {count}", day_label(day.date), percent(day.percent)), class }
+    DayCell {
+        iso: day.date.to_string(),
+        label: format!("{}: {} available, {count}", day_label(day.date), percent(day.percent)),
+        class,
+    }
 }
 
 /// `99.2%`, and `100%` only when nothing at all was lost.
 fn percent(p: f64) -> String {
-    if p >= 100.0 {
-        "100%".to_owned()
-    } else {
-        format!("{:.1}%", (p * 10.0).floor() / 10.0)
-    }
+    if p >= 100.0 { "100%".to_owned() } else { format!("{:.1}%", (p * 10.0).floor() / 10.0) }
 }
 
 /// Every incident the query matches, page by page, up to `max`; `true` when there were more.
@@ -248,6 +280,58 @@ fn row(incident: &Incident, names: &BTreeMap<SystemId, String>, now: OffsetDateT
         ticket_url: i.ticket_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
         i,
     }
+}
+
+/// Percent of `[from, to)` that `at` lies at, clamped to the range, with two decimals for the stylesheet.
+fn position(at: OffsetDateTime, from: OffsetDateTime, to: OffsetDateTime) -> f64 {
+    let span = (to - from).as_seconds_f64().max(1.0);
+    ((at - from).as_seconds_f64() / span * 100.0).clamp(0.0, 100.0)
+}
+
+/// The timeline's lanes: one per system (or only the filtered one), each incident a bar from its start to its
+/// end, or to now while it goes on. `listed` is in the order of the list below the chart.
+fn lanes(catalog: &[flare_core::System], listed: &[Incident], window: &Window, now: OffsetDateTime) -> Vec<Lane> {
+    let (from, to) = (window.from(), window.to());
+    catalog
+        .iter()
+        .map(|system| {
+            let bars = listed
+                .iter()
+                .enumerate()
+                .filter_map(|(row, incident)| {
+                    let affected = incident.systems.iter().find(|a| a.system == system.id)?;
+                    let start = position(incident.started_at, from, to);
+                    let end = position(incident.resolved_at.unwrap_or(now), from, to);
+                    Some(Bar {
+                        left: format!("{start:.2}"),
+                        // A bar stays visible however short the incident was.
+                        width: format!("{:.2}", (end - start).max(0.4)),
+                        row,
+                        impact: impact_words(affected.impact),
+                        ongoing: incident.resolved_at.is_none(),
+                    })
+                })
+                .collect();
+            Lane { id: system.id.to_string(), name: system.name.to_string(), bars }
+        })
+        .collect()
+}
+
+/// Five evenly spaced labels under the timeline: times of day for a range of two days or less, dates beyond.
+fn ticks(window: &Window) -> Vec<Tick> {
+    let (from, to) = (window.from(), window.to());
+    let short = to - from <= Duration::days(2);
+    (0..5)
+        .map(|n| {
+            let at = from + (to - from) * (f64::from(n) / 4.0);
+            let label = if short {
+                at.format(format_description!("[day padding:none] [month repr:short] [hour]:[minute]"))
+            } else {
+                at.format(format_description!("[day padding:none] [month repr:short]"))
+            };
+            Tick { left: format!("{:.2}", f64::from(n) * 25.0), label: label.unwrap_or_default() }
+        })
+        .collect()
 }
 
 /// `GET /` and `GET /dashboard`.
@@ -311,6 +395,9 @@ pub(crate) async fn show(
     query.severity = view.severity;
     query.status = view.status;
     let (listed, truncated) = read_all(&state, query, LIST_MAX).await?;
+    let lane_systems: Vec<flare_core::System> =
+        catalog.iter().filter(|s| view.system.as_ref().is_none_or(|id| &s.id == id)).cloned().collect();
+    let lanes = lanes(&lane_systems, &listed, &view.window, now);
 
     let day_incidents = match view.day {
         Some(day) => {
@@ -359,6 +446,8 @@ pub(crate) async fn show(
         from_date: view.window.from().date().to_string(),
         to_date: (view.window.to() - Duration::nanoseconds(1)).date().to_string(),
         incidents: listed.iter().map(|i| row(i, &names, now)).collect(),
+        lanes,
+        ticks: ticks(&view.window),
         truncated,
         day: view.day.map(day_label),
         day_incidents,
