@@ -17,6 +17,7 @@ mod config;
 mod dashboard;
 mod deliveries;
 mod error;
+mod feed;
 mod incident_page;
 mod intake_api;
 mod intake_form;
@@ -82,6 +83,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/"),
     ("GET", "/dashboard"),
+    ("GET", "/history.atom"),
 ];
 
 /// Adds a route, refusing (in debug builds, so in every test) a path missing from [`ROUTES`].
@@ -119,6 +121,7 @@ fn dashboard_routes() -> Router<AppState> {
     let r = route(r, "/unsubscribe/{token}", get(unsubscribe::show));
     let r = route(r, "/", get(status_page::show));
     let r = route(r, "/dashboard", get(status_page::show));
+    let r = route(r, "/history.atom", get(feed::show));
     route(r, "/healthz", get(dashboard::healthz))
 }
 
