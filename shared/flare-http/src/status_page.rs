@@ -93,15 +93,18 @@ impl PageQuery {
         if !errors.is_empty() {
             return Err(errors);
         }
+        // "Now" on whole minutes, so the page, and its ETag, stay the same for a minute unless an incident changes.
+        let end = Window::minute_after(now);
         let (from, to, range) = match (from, to, quick) {
             // Dates name whole days: `to` is the last day shown.
             (Some(f), Some(t), _) => (midnight(f), midnight(t) + Duration::days(1), None),
-            (Some(f), None, _) => (midnight(f), now, None),
+            (Some(f), None, _) => (midnight(f), end, None),
             (None, Some(t), _) => (midnight(t) - Duration::days(6), midnight(t) + Duration::days(1), None),
-            (None, None, Some((value, _, days))) => (now - Duration::days(days), now, Some(value)),
-            (None, None, None) => (now - Duration::days(7), now, Some("7d")),
+            (None, None, Some((value, _, days))) => (end - Duration::days(days), end, Some(value)),
+            (None, None, None) => (end - Duration::days(7), end, Some("7d")),
         };
-        let window = Window::new(from, to.min(now.max(from + Duration::seconds(1))))?;
+        // A range reaching into the future ends now; one wholly in the future is refused by `Window::new`.
+        let window = Window::new(from, to.min(end))?;
         Ok(View { window, range, system, severity, status, day })
     }
 }
@@ -472,8 +475,8 @@ mod tests {
     #[test]
     fn no_query_shows_the_last_seven_days() {
         let view = PageQuery::default().parse(NOW).unwrap();
-        assert_eq!(view.window.from(), datetime!(2026-11-15 12:00 UTC));
-        assert_eq!(view.window.to(), NOW);
+        assert_eq!(view.window.from(), datetime!(2026-11-15 12:01 UTC));
+        assert_eq!(view.window.to(), datetime!(2026-11-22 12:01 UTC));
         assert_eq!(view.range, Some("7d"));
     }
 
@@ -500,7 +503,7 @@ mod tests {
             date: time::macros::date!(2026 - 11 - 22),
             percent: 99.26,
             worst: Some(Impact::PartialOutage),
-            incidents: vec![flare_core::TicketNumber::from_number(7)],
+            incidents: vec![flare_core::TicketNumber::from_number(7).unwrap()],
         };
         let cell = day_cell(&day);
         assert_eq!(cell.label, "22 Nov 2026: 99.2% available, 1 incident");
