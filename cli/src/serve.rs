@@ -45,6 +45,9 @@ pub(crate) struct ServeArgs {
     /// otherwise sent over SMTP when FLARE_SMTP_HOST is set.
     #[arg(long, env = "FLARE_OUTBOX_DIR")]
     outbox: Option<PathBuf>,
+    /// Serve the files of this directory at `/static/` (a logo or a stylesheet of your own). Off by default.
+    #[arg(long, env = "FLARE_STATIC_DIR")]
+    static_dir: Option<PathBuf>,
     /// How often the notification worker looks for queued events, in seconds.
     #[arg(long, env = "FLARE_WORKER_POLL_SECS", default_value_t = 2)]
     worker_poll_secs: u64,
@@ -71,7 +74,10 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
         ..HttpConfig::default()
     };
     let unsubscribe = config.session_key.unsubscribe_key();
-    let app = flare_http::app(AppState::new(service.clone(), config));
+    let mut app = flare_http::app(AppState::new(service.clone(), config));
+    if let Some(dir) = &args.static_dir {
+        app = app.nest_service("/static", tower_http::services::ServeDir::new(dir));
+    }
 
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
@@ -96,7 +102,7 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
             db = db.display()
         );
     }
-    eprintln!("Flare is serving on http://{addr}/form (dashboard JSON: http://{addr}/api/incidents)");
+    eprintln!("Flare is serving on http://{addr}/ (the status page; the form is at /form, the JSON at /api/incidents)");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
     let _ = stop_worker.send(());
     let _ = worker.await;

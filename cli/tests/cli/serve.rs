@@ -68,7 +68,7 @@ fn serve(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
             let _ = tx.send(line);
         }
     });
-    let serving = Regex::new(r"serving on (http://127\.0\.0\.1:\d+)/form").unwrap();
+    let serving = Regex::new(r"serving on (http://127\.0\.0\.1:\d+)/ ").unwrap();
     let mut server = Server { child, base: String::new() };
     while server.base.is_empty() {
         let line = rx.recv_timeout(Duration::from_secs(60)).expect("flare serve did not say where it listens");

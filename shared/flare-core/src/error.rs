@@ -59,6 +59,11 @@ impl ValidationErrors {
         self.0.is_empty()
     }
 
+    /// The field errors, in the order they were found.
+    pub fn iter(&self) -> std::slice::Iter<'_, FieldError> {
+        self.0.iter()
+    }
+
     /// `Ok(())` when nothing failed, so `errors.finish()?` ends a validation.
     pub fn finish(self) -> Result<(), ValidationErrors> {
         if self.0.is_empty() { Ok(()) } else { Err(self) }

@@ -27,6 +27,7 @@
 
 pub mod access;
 mod audience;
+pub mod availability;
 pub mod catalog;
 pub mod command;
 pub mod config;

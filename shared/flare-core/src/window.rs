@@ -32,9 +32,20 @@ impl Window {
         Ok(Self { from, to })
     }
 
-    /// The last [`limits::WINDOW_DEFAULT_DAYS`] days up to `now`.
+    /// The last [`limits::WINDOW_DEFAULT_DAYS`] days up to `now`, its bounds on whole minutes (see
+    /// [`Window::minute_after`]), so that the default window, and the answer and `ETag` drawn from it, stay the
+    /// same for a minute unless an incident changes: a dashboard polling it gets `304`s.
     pub fn default_ending(now: OffsetDateTime) -> Self {
-        Self { from: now - Duration::days(limits::WINDOW_DEFAULT_DAYS), to: now }
+        let to = Self::minute_after(now);
+        Self { from: to - Duration::days(limits::WINDOW_DEFAULT_DAYS), to }
+    }
+
+    /// The first whole minute after `now`: an end "now" that an incident opened this very second still falls
+    /// before, and that stays the same for a minute.
+    pub fn minute_after(now: OffsetDateTime) -> OffsetDateTime {
+        let into_minute =
+            Duration::seconds(i64::from(now.second())) + Duration::nanoseconds(i64::from(now.nanosecond()));
+        now - into_minute + Duration::minutes(1)
     }
 
     pub fn from(&self) -> OffsetDateTime {
@@ -157,6 +168,16 @@ mod tests {
         let t = datetime!(2026-01-01 00:00 UTC);
         assert!(Window::new(t, t + Duration::days(366)).is_ok());
         assert!(Window::new(t, t + Duration::days(367)).is_err());
+    }
+
+    #[test]
+    fn the_default_window_is_the_same_all_minute_and_still_holds_what_started_this_second() {
+        let early = Window::default_ending(datetime!(2026-11-22 09:30:00.000001 UTC));
+        let late = Window::default_ending(datetime!(2026-11-22 09:30:59.999999 UTC));
+        assert_eq!(early, late);
+        assert_eq!(early.to(), datetime!(2026-11-22 09:31 UTC));
+        assert_eq!(early.from(), datetime!(2026-11-15 09:31 UTC));
+        assert!(datetime!(2026-11-22 09:30:59.999999 UTC) < late.to());
     }
 
     #[test]

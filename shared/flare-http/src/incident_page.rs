@@ -58,13 +58,13 @@ impl From<&TimelineEvent> for EventRow {
 }
 
 /// `2026-11-22 09:30 UTC`.
-fn readable(t: OffsetDateTime) -> String {
+pub(crate) fn readable(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     t.format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC")).unwrap_or_else(|_| t.to_string())
 }
 
 /// `3h 05m`, `12m`, `40s`.
-fn human_duration(seconds: i64) -> String {
+pub(crate) fn human_duration(seconds: i64) -> String {
     let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
     match (h, m) {
         (0, 0) => format!("{s}s"),

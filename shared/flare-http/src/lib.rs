@@ -17,6 +17,7 @@ mod config;
 mod dashboard;
 mod deliveries;
 mod error;
+mod feed;
 mod incident_page;
 mod intake_api;
 mod intake_form;
@@ -27,6 +28,7 @@ mod password;
 mod request;
 mod session;
 mod state;
+mod status_page;
 mod systems_api;
 mod unsubscribe;
 
@@ -78,6 +80,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/incidents/{ticket}"),
     ("GET", "/unsubscribe/{token}"),
     ("GET", "/healthz"),
+    ("GET", "/"),
+    ("GET", "/dashboard"),
+    ("GET", "/history.atom"),
 ];
 
 /// Adds a route, refusing (in debug builds, so in every test) a path missing from [`ROUTES`].
@@ -113,6 +118,9 @@ fn dashboard_routes() -> Router<AppState> {
     let r = route(r, "/api/openapi.json", get(openapi::serve));
     let r = route(r, "/incidents/{ticket}", get(incident_page::show));
     let r = route(r, "/unsubscribe/{token}", get(unsubscribe::show));
+    let r = route(r, "/", get(status_page::show));
+    let r = route(r, "/dashboard", get(status_page::show));
+    let r = route(r, "/history.atom", get(feed::show));
     route(r, "/healthz", get(dashboard::healthz))
 }
 
