@@ -12,6 +12,7 @@
 //! signed cookies of [`session`]; every failure becomes a status code in [`error`] alone. Pages are askama
 //! templates under `templates/`, auto-escaped. Nothing here relies on the peer address, which Lambda lacks.
 
+mod assets;
 mod auth;
 mod config;
 mod dashboard;
@@ -82,6 +83,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/"),
     ("GET", "/dashboard"),
+    ("GET", "/assets/status.js"),
 ];
 
 /// Adds a route, refusing (in debug builds, so in every test) a path missing from [`ROUTES`].
@@ -119,6 +121,7 @@ fn dashboard_routes() -> Router<AppState> {
     let r = route(r, "/unsubscribe/{token}", get(unsubscribe::show));
     let r = route(r, "/", get(status_page::show));
     let r = route(r, "/dashboard", get(status_page::show));
+    let r = route(r, "/assets/status.js", get(assets::status_js));
     route(r, "/healthz", get(dashboard::healthz))
 }
 

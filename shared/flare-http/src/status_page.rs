@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use flare_core::availability::{self, CurrentStatus};
 use flare_core::view::IncidentView;
@@ -456,7 +456,8 @@ pub(crate) async fn show(
         statuses: options(Status::ALL.iter().map(|s| (s.as_str(), s.as_str().to_owned())), state_filter),
         errors,
     };
-    Ok(pages::html(StatusCode::OK, &page)?)
+    // The script polls this page every minute; an unchanged view costs a bodiless 304.
+    Ok(pages::revalidated_html(&headers, &page, !state.config().public_reads)?)
 }
 
 #[cfg(test)]
@@ -500,7 +501,7 @@ mod tests {
             date: time::macros::date!(2026 - 11 - 22),
             percent: 99.26,
             worst: Some(Impact::PartialOutage),
-            incidents: vec![flare_core::TicketNumber::from_number(7)],
+            incidents: vec![flare_core::TicketNumber::from_number(7).unwrap()],
         };
         let cell = day_cell(&day);
         assert_eq!(cell.label, "22 Nov 2026: 99.2% available, 1 incident");
