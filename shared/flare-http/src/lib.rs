@@ -84,6 +84,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/dashboard"),
     ("GET", "/assets/status.js"),
+    ("GET", "/assets/flare.svg"),
 ];
 
 /// Adds a route, refusing (in debug builds, so in every test) a path missing from [`ROUTES`].
@@ -122,6 +123,7 @@ fn dashboard_routes() -> Router<AppState> {
     let r = route(r, "/", get(status_page::show));
     let r = route(r, "/dashboard", get(status_page::show));
     let r = route(r, "/assets/status.js", get(assets::status_js));
+    let r = route(r, "/assets/flare.svg", get(assets::flare_svg));
     route(r, "/healthz", get(dashboard::healthz))
 }
 
