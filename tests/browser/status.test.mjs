@@ -196,6 +196,18 @@ describe('the timeline tooltip', () => {
     await assertTipDescribes(tip, ticket);
     await page.close();
   });
+
+  test('Escape hides a focused bar\'s tooltip without moving focus', async () => {
+    const page = await open('/?range=90d');
+    const link = page.locator('.bar > a').first();
+    await link.focus();
+    const tip = page.locator('.bar:focus-within .tip');
+    await tip.waitFor({ state: 'visible', timeout: 5_000 });
+    await page.keyboard.press('Escape');
+    await tip.waitFor({ state: 'hidden', timeout: 5_000 });
+    assert.equal(await link.evaluate((a) => a === document.activeElement), true);
+    await page.close();
+  });
 });
 
 describe('a day\'s drill-down', () => {
