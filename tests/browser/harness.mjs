@@ -124,8 +124,8 @@ export class Browser {
   }
 
   /// A fresh page of its own context (its own viewport and colour scheme) that records its console errors.
-  async page({ width = 1280, height = 800, colorScheme = 'light' } = {}) {
-    const context = await this.browser.newContext({ viewport: { width, height }, colorScheme });
+  async page({ width = 1280, height = 800, colorScheme = 'light', javaScriptEnabled = true } = {}) {
+    const context = await this.browser.newContext({ viewport: { width, height }, colorScheme, javaScriptEnabled });
     const page = await context.newPage();
     page.on('console', (message) => {
       if (message.type() === 'error') this.errors.push(`${page.url()}: ${message.text()}`);

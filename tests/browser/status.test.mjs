@@ -292,6 +292,16 @@ describe('the 90-day strips by keyboard', () => {
   });
 });
 
+describe('without script', () => {
+  test('the page lists the range\'s incidents and every day stays reachable by Tab', async () => {
+    const page = await open('/?range=30d', { javaScriptEnabled: false });
+    assert.deepEqual((await listed(page)).sort(), await expected(lastDays(30)));
+    const unreachable = await page.locator('[data-strip] a').evaluateAll((as) => as.filter((a) => a.tabIndex < 0).length);
+    assert.equal(unreachable, 0);
+    await page.close();
+  });
+});
+
 describe('the refresh', () => {
   test('an unchanged page is revalidated every minute and answered 304', async () => {
     const page = await browser.page();
