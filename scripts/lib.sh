@@ -158,3 +158,48 @@ wait_smtp_sink() {
     wait_for_tcp "$FLARE_TEST_SMTP_ADDR" 30 "$RUN/smtp-sink.log" "$SMTP_SINK_PID"
     echo "the SMTP sink accepts mail at $FLARE_TEST_SMTP_ADDR, storing into $FLARE_TEST_SMTP_DIR"
 }
+
+BROWSER_TESTS="$FLARE_ROOT/tests/browser"
+
+# Installs what the browser tests need: Debian's chromium (never a browser download), Node 20 or newer, and the
+# npm packages pinned in tests/browser/package-lock.json (playwright-core, axe-core).
+ensure_browser_tools() {
+    command -v chromium >/dev/null || apt_install chromium
+    command -v node >/dev/null || apt_install nodejs npm
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null) || die "node is installed but cannot start"
+    [ "$major" -ge 20 ] || die "the browser tests need Node 20 or newer (node:test, import.meta.dirname); found $(node --version)"
+    local stamp="$BROWSER_TESTS/node_modules/.flare-lock"
+    if ! cmp -s "$BROWSER_TESTS/package-lock.json" "$stamp"; then
+        step "installing the browser tests' npm packages (tests/browser/package-lock.json)"
+        npm ci --prefix "$BROWSER_TESTS" --no-audit --no-fund --loglevel=error || die "npm ci failed in tests/browser"
+        cp "$BROWSER_TESTS/package-lock.json" "$stamp"
+    fi
+}
+
+# Runs the browser tests against the debug `flare` binary that the cargo steps built, writing screenshots to
+# .run/browser/. Prints a closing line in cargo's format so the run's total counts them; fails when Chromium or
+# Node cannot start, or when no test ran.
+run_browser_tests() {
+    local out="$RUN/browser" tap status=0 passed failed
+    [ -x "$FLARE_ROOT/target/debug/flare" ] || die "no target/debug/flare: the browser tests need the cargo build first"
+    chromium --headless --no-sandbox --disable-gpu --version >/dev/null 2>&1 || die "chromium is installed but cannot start"
+    mkdir -p "$out"
+    tap="$out/results.tap"
+    rm -f "$tap"
+    (cd "$BROWSER_TESTS" && FLARE_BIN="$FLARE_ROOT/target/debug/flare" FLARE_BROWSER_ARTIFACTS="$out" \
+        node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" status.test.mjs) || status=$?
+    passed=$(awk '/^# pass / { print $3 }' "$tap" 2>/dev/null)
+    # A test cancelled (its set-up failed: Chromium or the server did not start) counts as failed.
+    failed=$(awk '/^# (fail|cancelled) / { n += $3; seen = 1 } END { if (seen) print n }' "$tap" 2>/dev/null)
+    [ -n "$passed" ] && [ -n "$failed" ] || die "the browser tests did not run (node exited with $status)"
+    [ $((passed + failed)) -gt 0 ] || die "the browser tests ran no test"
+    echo "browser test screenshots and results: $out"
+    if [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]; then
+        printf 'test result: ok. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out\n' "$passed" "$failed"
+    else
+        printf 'test result: FAILED. %d passed; %d failed; 0 ignored; 0 measured; 0 filtered out\n' "$passed" "$failed"
+        return 1
+    fi
+}

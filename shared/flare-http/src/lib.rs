@@ -12,6 +12,7 @@
 //! signed cookies of [`session`]; every failure becomes a status code in [`error`] alone. Pages are askama
 //! templates under `templates/`, auto-escaped. Nothing here relies on the peer address, which Lambda lacks.
 
+mod assets;
 mod auth;
 mod config;
 mod dashboard;
@@ -83,6 +84,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/"),
     ("GET", "/dashboard"),
     ("GET", "/history.atom"),
+    ("GET", "/assets/status.js"),
+    ("GET", "/assets/flare.svg"),
 ];
 
 /// Adds a route, refusing (in debug builds, so in every test) a path missing from [`ROUTES`].
@@ -121,6 +124,8 @@ fn dashboard_routes() -> Router<AppState> {
     let r = route(r, "/", get(status_page::show));
     let r = route(r, "/dashboard", get(status_page::show));
     let r = route(r, "/history.atom", get(feed::show));
+    let r = route(r, "/assets/status.js", get(assets::status_js));
+    let r = route(r, "/assets/flare.svg", get(assets::flare_svg));
     route(r, "/healthz", get(dashboard::healthz))
 }
 

@@ -1,12 +1,14 @@
-//! What every HTML page shares: the account bar, the security headers, and the error page.
+//! What every HTML page shares: the account bar, the security headers, revalidation for pages that are polled,
+//! and the error page.
 //!
 //! Pages are askama templates under `templates/`, auto-escaped. A page handler fails with a [`PageError`],
 //! which reuses [`ApiError`]'s status codes and messages but answers in HTML, or sends the browser to sign in.
 
 use askama::Template;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use flare_core::User;
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::session::Session;
@@ -15,6 +17,16 @@ use crate::state::AppState;
 /// Inline styles only; no scripts, frames or foreign origins.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The status page's policy: the same, plus the script Flare serves itself (never inline, never foreign) and
+/// its requests back to this origin for the refresh.
+const SCRIPTED_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+     script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Where a revalidated page's template leaves room for its own ETag, so its script can send `If-None-Match`
+/// (a document's response headers are out of a script's reach). The ETag hashes the body with this slot
+/// still empty, so equal ETags still mean byte-equal bodies.
+pub(crate) const ETAG_SLOT: &str = r#"<meta name="flare-etag" content="">"#;
 
 /// The account bar: who is signed in, and the token their sign-out button posts.
 #[derive(Debug, Clone, Default)]
@@ -37,12 +49,62 @@ impl Nav {
 pub(crate) fn html(status: StatusCode, template: &impl Template) -> Result<Response, ApiError> {
     let body = template.render()?;
     let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
+    page_headers(response.headers_mut(), CONTENT_SECURITY_POLICY);
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+fn page_headers(headers: &mut HeaderMap, policy: &'static str) {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}
+
+/// A strong ETag over `bytes`: 128 bits of SHA-256, quoted.
+pub(crate) fn strong_etag(bytes: &[u8]) -> String {
+    format!("\"{}\"", &hex::encode(Sha256::digest(bytes))[..32])
+}
+
+/// Whether the client's `If-None-Match` already names `etag` (or `*`). A weak tag matches too: `If-None-Match`
+/// compares weakly.
+pub(crate) fn not_modified(request: &HeaderMap, etag: &str) -> bool {
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == etag)
+}
+
+/// A page its script polls: a strong ETag over the body, `no-cache` so every view revalidates, and a bodiless
+/// 304 when the client already holds this body. `private` pages (reads that need a key or a session) must not
+/// be shared by caches, and vary by who asks.
+pub(crate) fn revalidated_html(
+    request: &HeaderMap,
+    template: &impl Template,
+    private: bool,
+) -> Result<Response, ApiError> {
+    let body = template.render()?;
+    let etag = strong_etag(body.as_bytes());
+    let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
+    let mut response = if not_modified(request, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let body = body.replacen(ETAG_SLOT, &format!(r#"<meta name="flare-etag" content="{}">"#, &etag[1..33]), 1);
+        (StatusCode::OK, body).into_response()
+    };
+    let headers = response.headers_mut();
+    page_headers(headers, SCRIPTED_CONTENT_SECURITY_POLICY);
+    headers.insert(header::ETAG, etag_value);
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(if private { "private, no-cache" } else { "no-cache" }),
+    );
+    if private {
+        headers.append(header::VARY, HeaderValue::from_static("authorization, cookie"));
+    }
     Ok(response)
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use flare_core::availability::{self, CurrentStatus};
 use flare_core::view::IncidentView;
@@ -459,7 +459,8 @@ pub(crate) async fn show(
         statuses: options(Status::ALL.iter().map(|s| (s.as_str(), s.as_str().to_owned())), state_filter),
         errors,
     };
-    Ok(pages::html(StatusCode::OK, &page)?)
+    // The script polls this page every minute; an unchanged view costs a bodiless 304.
+    Ok(pages::revalidated_html(&headers, &page, !state.config().public_reads)?)
 }
 
 #[cfg(test)]

@@ -15,5 +15,6 @@ mod form;
 mod intake_api;
 mod notify_emails;
 mod openapi;
+mod status_page;
 mod systems;
 mod unsubscribe;
