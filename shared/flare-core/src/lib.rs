@@ -17,7 +17,8 @@
 //!   ([`config`]) and time formats ([`timefmt`]).
 //! - With the `test-util` feature, [`test_util`]: fixtures that other crates' tests share.
 //!
-//! Send pacing shared by the mail adapters lives in [`rate`].
+//! Send pacing shared by the mail adapters lives in [`rate`]; the one retry schedule and `Retry-After` reading
+//! every adapter uses, in [`retry`].
 //!
 //! Limits live in [`limits`]; errors that name a field live in [`error`].
 
@@ -35,6 +36,7 @@ pub mod notice;
 pub mod notify;
 pub mod ports;
 pub mod rate;
+pub mod retry;
 pub mod service;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;

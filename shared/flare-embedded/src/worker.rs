@@ -10,9 +10,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{BackoffBuilder, ExponentialBuilder};
 use flare_core::dispatch::Dispatcher;
 use flare_core::error::error_chain;
+use flare_core::retry::Backoff;
 use flare_core::{Clock, StoreError};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -26,21 +26,13 @@ const ROUND: usize = 32;
 pub const RETRY_FIRST: Duration = Duration::from_secs(15);
 pub const RETRY_MAX: Duration = Duration::from_secs(3_600);
 
-/// How long to wait before trying an event again after its `attempt`th failure (1 for the first).
-///
-/// The one place the schedule is computed, so it can follow a shared retry policy when there is one.
+/// How long to wait before trying an event again after its `attempt`th failure (1 for the first): the shared
+/// [`retry`](flare_core::retry) schedule, from [`RETRY_FIRST`] doubling to [`RETRY_MAX`], with jitter.
 pub fn retry_delay(attempt: u32) -> Duration {
-    // The delay stops growing at the cap long before this many steps; bounding the walk keeps it cheap.
-    let steps = usize::try_from(attempt.clamp(1, 32)).unwrap_or(1);
-    ExponentialBuilder::default()
-        .with_min_delay(RETRY_FIRST)
-        .with_max_delay(RETRY_MAX)
-        .with_factor(2.0)
-        .with_jitter()
-        .without_max_times()
-        .build()
-        .nth(steps - 1)
-        .unwrap_or(RETRY_MAX)
+    // The step stops growing at the cap long before this many; bounding the walk keeps it cheap.
+    let steps = attempt.clamp(1, 32);
+    let schedule = Backoff { max_attempts: steps + 1, base: RETRY_FIRST, max_delay: RETRY_MAX };
+    schedule.delays().last().unwrap_or(RETRY_MAX)
 }
 
 /// What one pass over the queue did.
