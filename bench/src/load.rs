@@ -9,12 +9,15 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use flare_core::Incident;
+use flare_core::retry::Backoff;
 use futures::{StreamExt, TryStreamExt};
 
 /// DynamoDB's limit on the items of one BatchWriteItem.
 const BATCH_MAX: usize = 25;
-const UNPROCESSED_ATTEMPTS: u32 = 10;
-const UNPROCESSED_BACKOFF: Duration = Duration::from_millis(50);
+/// Retrying what DynamoDB left unprocessed: a bulk load may throttle for a while, so it waits longer than a
+/// request path would.
+const UNPROCESSED: Backoff =
+    Backoff { max_attempts: 10, base: Duration::from_millis(100), max_delay: Duration::from_millis(3_200) };
 
 /// One BatchWriteItem's worth of items, and how many incidents they complete.
 #[derive(Debug, Default)]
@@ -66,10 +69,8 @@ fn batches(incidents: impl Iterator<Item = anyhow::Result<Incident>>) -> impl It
 
 async fn write(client: &Client, table: &str, batch: Batch) -> anyhow::Result<usize> {
     let mut pending = batch.writes;
-    for attempt in 0..UNPROCESSED_ATTEMPTS {
-        if attempt > 0 {
-            tokio::time::sleep(UNPROCESSED_BACKOFF * 2u32.pow(attempt.min(6))).await;
-        }
+    let mut waits = UNPROCESSED.delays();
+    loop {
         let out = client
             .batch_write_item()
             .request_items(table, pending)
@@ -80,8 +81,11 @@ async fn write(client: &Client, table: &str, batch: Batch) -> anyhow::Result<usi
         if pending.is_empty() {
             return Ok(batch.incidents);
         }
+        let Some(wait) = waits.next() else {
+            bail!("DynamoDB left {} items unprocessed after {} attempts", pending.len(), UNPROCESSED.max_attempts)
+        };
+        tokio::time::sleep(wait).await;
     }
-    bail!("DynamoDB left {} items unprocessed after {UNPROCESSED_ATTEMPTS} attempts", pending.len())
 }
 
 /// Writes every incident's items into `table`, `concurrency` requests at a time, calling `progress` with the

@@ -13,7 +13,7 @@ use flare_core::config::Env;
 use flare_core::dispatch::{Dispatcher, Links};
 use flare_core::{AccessStore, IncidentService, SystemClock};
 use flare_embedded::{SqliteStore, Worker};
-use flare_http::{AppState, HttpConfig, SessionKey};
+use flare_http::{AppState, CorsOrigin, HttpConfig, SessionKey};
 use tracing::info;
 
 #[derive(Debug, Parser)]
@@ -62,14 +62,15 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let key_file = args.session_key_file.unwrap_or_else(|| db.with_extension("key"));
     let session_key = SessionKey::load_or_create(&key_file)
         .with_context(|| format!("cannot read or create the session key file {}", key_file.display()))?;
+    let cors_origins = args.cors_origins.iter().filter(|o| !o.is_empty()).map(|o| CorsOrigin::parse(o));
     let config = HttpConfig {
         public_reads: args.public_reads,
-        cors_origins: args.cors_origins.into_iter().filter(|o| !o.is_empty()).collect(),
+        cors_origins: cors_origins.collect::<Result<_, _>>()?,
         secure_cookies: args.secure_cookies,
         session_key,
         ..HttpConfig::default()
     };
-    let unsubscribe = flare_http::unsubscribe_key(&config.session_key);
+    let unsubscribe = config.session_key.unsubscribe_key();
     let app = flare_http::app(AppState::new(service.clone(), config));
 
     let listener = tokio::net::TcpListener::bind(args.bind)

@@ -1,18 +1,22 @@
 //! Flare's dashboard Lambda: the read-only incident API, on DynamoDB.
 //!
-//! Only wiring: logging, configuration from the environment, the store, then the shared router under
-//! `lambda_http`. Everything that decides anything lives in the shared crates, where tests reach it.
+//! Only wiring: logging, the Secrets Manager secret (the session key) laid over the environment, configuration,
+//! the store, then the shared router under `lambda_http`. Everything that decides anything lives in the shared crates, where tests reach it.
 
 use std::sync::Arc;
 
+use flare_aws::secrets::Secrets;
+use flare_core::config::Env;
 use flare_core::{IncidentService, SystemClock};
 use flare_http::{AppState, HttpConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let config = flare_aws::lambda::FunctionConfig::from_env()?;
-    let http = HttpConfig::from_env()?;
+    let secrets = Secrets::from_env(&Env::process()).await?;
+    let env = secrets.over_process_env();
+    let config = flare_aws::lambda::FunctionConfig::from(&env)?;
+    let http = HttpConfig::from_lookup(&env)?;
     let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(None).await, config.table);
     let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
     lambda_http::run(flare_http::dashboard_router(AppState::new(service, http))).await

@@ -4,8 +4,8 @@
 /// A request the adapter could not complete.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AdapterError {
-    #[error("a write needs {0} items in one transaction; DynamoDB takes at most {max}", max = crate::txn::MAX_ITEMS)]
-    TransactionTooLarge(usize),
+    #[error("a write needs {needed} items in one transaction; DynamoDB takes at most {max}")]
+    TransactionTooLarge { needed: usize, max: usize },
     #[error("DynamoDB left {0} items unprocessed after {1} attempts")]
     Unprocessed(usize, u32),
 }

@@ -1,14 +1,12 @@
 //! Lambda glue: what a Flare function reads from its environment at cold start. Only what the first request
 //! needs is read here; secrets are not logged.
 //!
-//! The dispatcher reads through [`crate::secrets::Secrets::over`], so any of its variables may come from its
-//! Secrets Manager secret (`FLARE_SECRETS_ARN`) instead of the plain environment.
+//! Every function reads through [`crate::secrets::Secrets::over`], so any of its variables may come from its
+//! Secrets Manager secret (`FLARE_SECRETS_ARN`) instead of the plain environment; the session key always does.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use flare_core::EmailAddress;
-use flare_core::config::{ConfigError, Env};
+use flare_core::config::{ConfigError, Env, https_or_loopback};
 use flare_core::unsubscribe::UnsubscribeKey;
+use flare_core::{EmailAddress, SessionKey};
 
 /// The configuration every DynamoDB-backed function needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +25,6 @@ impl FunctionConfig {
     }
 }
 
-/// The shortest session key accepted, in bytes (the HTTP functions hold it to the same minimum).
-const SESSION_KEY_MIN: usize = 32;
-
 /// What the dispatcher needs besides [`FunctionConfig`]. The ticketing system reads its own variables
 /// (`flare_tickets::from_env`).
 ///
@@ -40,7 +35,7 @@ const SESSION_KEY_MIN: usize = 32;
 /// | `FLARE_SES_MAX_SEND_RATE` | the account's SES maximum send rate, recipients per second |
 /// | `FLARE_TOPIC_ARN` | the SNS topic for SMS and chat; absent means no messages |
 /// | `FLARE_PUBLIC_URL` | Flare's public `https://` address, for the links in mail (`http://` on a loopback host) |
-/// | `FLARE_SESSION_KEY` | the intake function's session key (base64), which signs unsubscribe links |
+/// | `FLARE_SESSION_KEY` | the session key the HTTP functions share (base64, from the secret), which signs unsubscribe links |
 #[derive(Debug, Clone)]
 pub struct DispatcherConfig {
     pub table: String,
@@ -80,44 +75,18 @@ impl DispatcherConfig {
             max_send_rate,
             topic_arn,
             public_url: public_url(env)?,
-            unsubscribe: unsubscribe(env)?,
+            unsubscribe: SessionKey::from_env(env)?.unsubscribe_key(),
         })
     }
 }
 
-/// `FLARE_PUBLIC_URL`: https, or http on a loopback host for development.
+/// `FLARE_PUBLIC_URL`: https, or http on a loopback host for development; kept without a trailing slash.
 fn public_url<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<String, ConfigError> {
     const URL: &str = "FLARE_PUBLIC_URL";
     const EXPECTED: &str = "Flare's public https:// address, e.g. https://flare.example.com";
-    let url = env.required(URL, EXPECTED)?.trim_end_matches('/').to_string();
-    let host = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
-        (Some(rest), _) => Some(rest),
-        (None, Some(rest)) => Some(rest).filter(|r| ["localhost", "127.0.0.1", "[::1]"].iter().any(|h| is_host(r, h))),
-        (None, None) => None,
-    };
-    match host {
-        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url),
-        _ => Err(ConfigError::Invalid { name: URL, expected: EXPECTED }),
-    }
-}
-
-/// Whether `rest` (what follows the scheme) starts with `host`, then a port, a path or nothing.
-fn is_host(rest: &str, host: &str) -> bool {
-    rest.strip_prefix(host).is_some_and(|after| after.is_empty() || after.starts_with([':', '/']))
-}
-
-/// `FLARE_SESSION_KEY`, decoded as the HTTP functions decode it, and the unsubscribe key derived from it.
-fn unsubscribe<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<UnsubscribeKey, ConfigError> {
-    const KEY: &str = "FLARE_SESSION_KEY";
-    const EXPECTED: &str = "the session key of the intake function: at least 32 random bytes, base64 encoded";
-    let text = env.required(KEY, EXPECTED)?;
-    let bytes = STANDARD
-        .decode(&text)
-        .or_else(|_| STANDARD_NO_PAD.decode(&text))
-        .ok()
-        .filter(|bytes| bytes.len() >= SESSION_KEY_MIN)
-        .ok_or(ConfigError::Invalid { name: KEY, expected: EXPECTED })?;
-    Ok(UnsubscribeKey::derive(&bytes))
+    let text = env.required(URL, EXPECTED)?;
+    https_or_loopback(&text).map_err(|_| ConfigError::Invalid { name: URL, expected: EXPECTED })?;
+    Ok(text.trim_end_matches('/').to_string())
 }
 
 #[cfg(test)]
@@ -192,8 +161,15 @@ mod tests {
 
     #[test]
     fn the_session_key_never_shows_in_debug() {
+        // What the config keeps is the key derived from the session key; its Debug must show none of its bytes.
+        let bytes = [0xAB; 48];
+        let key = SessionKey::from_bytes(&bytes).unwrap();
+        let unsubscribe = key.unsubscribe_key();
+        let shown = format!("{key:?} {unsubscribe:?}");
+        assert_eq!(shown, "SessionKey(redacted) UnsubscribeKey(..)");
         let c = DispatcherConfig::from(&dispatcher_env(&[])).unwrap();
-        assert!(!format!("{c:?}").contains(KEY));
+        let shown = format!("{c:?}");
+        assert!(shown.contains("UnsubscribeKey(..)") && !shown.contains(KEY), "{shown}");
     }
 
     #[test]

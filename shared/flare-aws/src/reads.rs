@@ -7,6 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, KeysAndAttributes, ReturnConsumedCapacity};
 use flare_core::StoreError;
+use flare_core::retry::Backoff;
 
 use crate::error::AdapterError;
 use crate::items::Item;
@@ -14,9 +15,10 @@ use crate::store::DynamoStore;
 
 /// DynamoDB's limit on the keys of one BatchGetItem.
 const BATCH_GET_MAX: usize = 100;
-/// Attempts to get keys DynamoDB left unprocessed (throttling), with a doubling pause between them.
-const UNPROCESSED_ATTEMPTS: u32 = 6;
-const UNPROCESSED_BACKOFF: Duration = Duration::from_millis(20);
+/// Attempts to get keys DynamoDB left unprocessed (throttling), on the shared retry schedule: a dashboard read
+/// gives up within about two seconds rather than hold its caller.
+const UNPROCESSED: Backoff =
+    Backoff { max_attempts: 6, base: Duration::from_millis(20), max_delay: Duration::from_millis(500) };
 
 /// Read capacity units consumed, summed over requests.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -73,14 +75,15 @@ impl DynamoStore {
         let (mut found, mut cost) = (Vec::new(), Capacity::default());
         for chunk in keys.chunks(BATCH_GET_MAX) {
             let mut pending = chunk.to_vec();
-            let mut attempt = 1;
+            let mut waits = UNPROCESSED.delays();
+            let mut first = true;
             while !pending.is_empty() {
-                if attempt > 1 {
-                    if attempt > UNPROCESSED_ATTEMPTS {
-                        let error = AdapterError::Unprocessed(pending.len(), UNPROCESSED_ATTEMPTS);
+                if !std::mem::take(&mut first) {
+                    let Some(wait) = waits.next() else {
+                        let error = AdapterError::Unprocessed(pending.len(), UNPROCESSED.max_attempts);
                         return Err(StoreError::unavailable(error));
-                    }
-                    tokio::time::sleep(UNPROCESSED_BACKOFF * 2u32.pow(attempt - 2)).await;
+                    };
+                    tokio::time::sleep(wait).await;
                 }
                 let request =
                     KeysAndAttributes::builder().set_keys(Some(pending)).build().map_err(StoreError::unavailable)?;
@@ -96,7 +99,6 @@ impl DynamoStore {
                 found.extend(out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default());
                 pending =
                     out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).map(|k| k.keys).unwrap_or_default();
-                attempt += 1;
             }
         }
         Ok((found, cost))

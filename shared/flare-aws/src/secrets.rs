@@ -1,7 +1,8 @@
-//! Secrets read at cold start from one Secrets Manager secret, so that nothing secret sits in a function's plain
-//! environment.
+//! Secrets read at cold start from Secrets Manager, so that nothing secret sits in a function's plain
+//! environment: every function reads the session key this way, the dispatcher its ticketing credentials too.
 //!
-//! The secret's `SecretString` is a JSON object of Flare variable names to string values, e.g.
+//! `FLARE_SECRETS_ARN` lists one or more secrets, comma-separated, read in order (a later one wins a name both
+//! hold). Each secret's `SecretString` is a JSON object of Flare variable names to string values, e.g.
 //! `{"FLARE_SESSION_KEY": "…", "FLARE_SERVICENOW_PASSWORD": "…"}`. [`Secrets::over`] lays it over another
 //! lookup (the process environment) as one [`Env`]: a name the secret holds is read from the secret, any other
 //! from the fallback. The configuration readers (`flare_tickets::from_env`, [`crate::lambda`]) then read secrets
@@ -20,7 +21,8 @@ use tracing::{info, instrument};
 
 use crate::client::{Limits, local_sdk_config, sdk_config};
 
-/// The variable naming the secret: its ARN (or name). Absent or blank means there is no secret to read.
+/// The variable naming the secrets: their ARNs (or names), comma-separated. Absent or blank means there is no
+/// secret to read.
 pub const SECRETS_ARN_VAR: &str = "FLARE_SECRETS_ARN";
 
 /// Secrets Manager is read once, at cold start: a slow answer should fail the start rather than hang it.
@@ -65,13 +67,23 @@ impl fmt::Debug for Secrets {
 }
 
 impl Secrets {
-    /// The secret named by [`SECRETS_ARN_VAR`] in `env`, or no secrets when the variable is absent. A client is
+    /// The secrets named by [`SECRETS_ARN_VAR`] in `env`, or no secrets when the variable is absent. A client is
     /// built only when there is a secret to read.
     pub async fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, SecretsError> {
-        match env.optional(SECRETS_ARN_VAR) {
-            None => Ok(Self::default()),
-            Some(secret) => Self::load(&secrets_client(None).await, &secret).await,
+        let names = env.list(SECRETS_ARN_VAR);
+        if names.is_empty() {
+            return Ok(Self::default());
         }
+        Self::load_all(&secrets_client(None).await, &names).await
+    }
+
+    /// Reads each of `secrets` in order into one set; a later secret wins a name an earlier one also holds.
+    pub async fn load_all(client: &Client, secrets: &[impl AsRef<str>]) -> Result<Self, SecretsError> {
+        let mut all = Self::default();
+        for secret in secrets {
+            all.0.extend(Self::load(client, secret.as_ref()).await?.0);
+        }
+        Ok(all)
     }
 
     /// Reads and parses `secret` (an ARN or a name).

@@ -95,16 +95,19 @@ impl SesMailer {
         report: &mut BulkReport,
     ) -> Result<(), NotifyError> {
         let mut pending: Vec<&Recipient> = chunk.to_vec();
+        let mut waits = self.backoff.delays();
         let mut attempt = 0;
         while !pending.is_empty() {
             attempt += 1;
-            if attempt > self.backoff.max_attempts {
-                // Never dropped: the caller sees them and tries again later.
-                warn!(count = pending.len(), "destinations still throttled after retries");
-                report.deferred.extend(pending.iter().map(|r| r.email.clone()));
-                return Ok(());
+            if attempt > 1 {
+                let Some(wait) = waits.next() else {
+                    // Never dropped: the caller sees them and tries again later.
+                    warn!(count = pending.len(), "destinations still throttled after retries");
+                    report.deferred.extend(pending.iter().map(|r| r.email.clone()));
+                    return Ok(());
+                };
+                tokio::time::sleep(wait).await;
             }
-            tokio::time::sleep(self.backoff.delay(attempt)).await;
             self.limiter.acquire(pending.len()).await;
             let mut request = self
                 .client

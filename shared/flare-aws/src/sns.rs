@@ -63,15 +63,18 @@ impl SnsPublisher {
         report: &mut PublishReport,
     ) -> Result<(), NotifyError> {
         let mut pending: Vec<(usize, &Notification)> = batch.to_vec();
+        let mut waits = self.backoff.delays();
         let mut attempt = 0;
         while !pending.is_empty() {
             attempt += 1;
-            if attempt > self.backoff.max_attempts {
-                warn!(count = pending.len(), "entries still failing after retries");
-                report.deferred.extend(pending.iter().map(|(i, _)| *i));
-                return Ok(());
+            if attempt > 1 {
+                let Some(wait) = waits.next() else {
+                    warn!(count = pending.len(), "entries still failing after retries");
+                    report.deferred.extend(pending.iter().map(|(i, _)| *i));
+                    return Ok(());
+                };
+                tokio::time::sleep(wait).await;
             }
-            tokio::time::sleep(self.backoff.delay(attempt)).await;
             let mut entries = Vec::with_capacity(pending.len());
             for (index, note) in &pending {
                 entries.push(entry(*index, note)?);

@@ -138,7 +138,7 @@ impl IncidentStore for DynamoStore {
                 self.put(items::marker_item(block, incident.ticket)).build().map_err(StoreError::unavailable)?;
             txn.put(Role::Marker, marker);
         }
-        match self.commit(txn).await? {
+        match crate::txn::commit(&self.client, txn).await? {
             Outcome::Committed => Ok(()),
             Outcome::Refused(r) if r.failed(Role::Idempotency) => Err(StoreError::IdempotencyKeyTaken),
             Outcome::Refused(r) if r.failed(Role::External) => Err(external_taken(&incident.source)),
@@ -184,7 +184,7 @@ impl IncidentStore for DynamoStore {
             let marker = self.put(items::marker_item(block, ticket)).build().map_err(StoreError::unavailable)?;
             txn.put(Role::Marker, marker);
         }
-        match self.commit(txn).await? {
+        match crate::txn::commit(&self.client, txn).await? {
             Outcome::Committed => Ok(()),
             Outcome::Refused(refused) => Err(self.save_refusal(ticket, &refused).await),
         }

@@ -1,5 +1,12 @@
 //! Typed configuration from environment variables, read once at start-up. An error names the variable and
 //! says what it should hold, so whoever deploys Flare can fix it without reading code.
+//!
+//! It also owns the one check every configured address passes ([`https_or_loopback`]): the public URL, CORS
+//! origins, chat webhooks.
+
+use std::net::IpAddr;
+
+pub use url::Url;
 
 /// A variable that is missing or cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -8,6 +15,37 @@ pub enum ConfigError {
     Missing { name: &'static str, expected: &'static str },
     #[error("{name} is not usable: it should hold {expected}")]
     Invalid { name: &'static str, expected: &'static str },
+    /// One entry of a list is wrong. The entry is named by its position (from 1), never by its text, which may
+    /// hold a token; the problem is fixed text, so the error holds nothing built at run time.
+    #[error("{name} is not usable: it should hold {expected}, but entry {number} {problem}")]
+    Entry { name: &'static str, expected: &'static str, number: usize, problem: &'static str },
+}
+
+/// Parses a configured address: `https`, or plain `http` only on a loopback host (`localhost`, `127.0.0.0/8`,
+/// `::1`) for development and tests, with a host and no user name or password. The error says what is wrong
+/// without repeating the text, which may embed a token.
+pub fn https_or_loopback(text: &str) -> Result<Url, &'static str> {
+    let text = text.trim();
+    // `https:///path` parses with `path` as its host; an address written that way has none.
+    if text.split_once("://").is_none_or(|(_, rest)| rest.is_empty() || rest.starts_with('/')) {
+        return Err("has no host");
+    }
+    let url = Url::parse(text).map_err(|_| "cannot be parsed as a URL")?;
+    let loopback = match url.host() {
+        None => return Err("has no host"),
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err("is not https (http is allowed only for a loopback host)"),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("has a user name or password");
+    }
+    Ok(url)
 }
 
 /// Reads variables through a lookup function, so tests need not touch the process environment.
@@ -84,6 +122,31 @@ mod tests {
         assert_eq!(e.flag("B", true), Ok(false));
         assert_eq!(e.flag("D", true), Ok(true));
         assert!(e.flag("C", true).is_err());
+    }
+
+    #[test]
+    fn https_addresses_pass_and_plain_http_only_on_loopback() {
+        for ok in ["https://flare.example.com", "http://localhost:3000", "http://127.0.0.1:9/x", "http://[::1]:9"] {
+            assert!(https_or_loopback(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("http://flare.example.com", "is not https"),
+            ("http://localhost.example.org", "is not https"),
+            ("ftp://localhost", "is not https"),
+            ("https:///incidents", "has no host"),
+            ("https://user:SECRET@flare.example.com", "has a user name or password"),
+            ("not a url", "has no host"),
+            ("https://exa mple.com", "cannot be parsed"),
+        ] {
+            let problem = https_or_loopback(bad).unwrap_err();
+            assert!(problem.starts_with(why), "{bad}: {problem}");
+        }
+    }
+
+    #[test]
+    fn a_bad_list_entry_is_named_by_number_with_no_text_built_at_run_time() {
+        let e = ConfigError::Entry { name: "LIST", expected: "a=b pairs", number: 2, problem: "is not a=b" };
+        assert_eq!(e.to_string(), "LIST is not usable: it should hold a=b pairs, but entry 2 is not a=b");
     }
 
     #[test]

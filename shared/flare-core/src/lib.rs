@@ -20,6 +20,9 @@
 //! Send pacing shared by the mail adapters lives in [`rate`]; the one retry schedule and `Retry-After` reading
 //! every adapter uses, in [`retry`].
 //!
+//! The deployment's session key, its one decoder and the unsubscribe key derived from it live in
+//! [`session_key`].
+//!
 //! Limits live in [`limits`]; errors that name a field live in [`error`].
 
 pub mod access;
@@ -38,6 +41,7 @@ pub mod ports;
 pub mod rate;
 pub mod retry;
 pub mod service;
+pub mod session_key;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 pub mod text;
@@ -59,6 +63,7 @@ pub use ports::{
     AccessStore, CatalogStore, Clock, Committed, IdempotencyKey, IncidentStore, NewIncident, Store, SystemClock,
 };
 pub use service::IncidentService;
+pub use session_key::{SessionKey, SessionKeyError};
 pub use ticket::TicketNumber;
 pub use tickets::{TicketError, TicketSystem};
 pub use timeline::{EventKind, FieldChange, RecordedEvent, TimelineEvent};

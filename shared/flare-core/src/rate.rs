@@ -1,5 +1,9 @@
-//! Pacing for the mail adapters (SES, SMTP): a pacer that keeps bulk sends under a configured maximum send rate,
-//! and the exponential backoff used when a service still reports an entry as throttled or busy.
+//! Pacing for the mail adapters (SES, SMTP): a pacer that keeps bulk sends under a configured maximum send rate.
+//! Retrying what a service still reports as throttled is [`crate::retry`]'s schedule, re-exported here as
+//! [`Backoff`] for the adapters that pace and retry together.
+//!
+//! The pacer is hand-written on purpose: a GCRA limiter (`governor`) cannot admit a 50-recipient call at 14 per
+//! second without saving up a burst, which is exactly what an SES send rate forbids.
 //!
 //! Time comes from `tokio::time`, so tests run it with paused time. Nothing here does I/O; classifying a
 //! service's errors belongs to each adapter.
@@ -8,6 +12,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+pub use crate::retry::Backoff;
 
 /// A pacer admitting `rate` units per second, with no saved-up burst.
 ///
@@ -57,34 +63,6 @@ impl RateLimiter {
     }
 }
 
-/// Exponential backoff with a bounded number of attempts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// Attempts in all, the first included.
-    pub max_attempts: u32,
-    /// The wait before the second attempt; it doubles each time.
-    pub base: Duration,
-    /// The longest wait between two attempts.
-    pub max_delay: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self { max_attempts: 5, base: Duration::from_millis(200), max_delay: Duration::from_secs(5) }
-    }
-}
-
-impl Backoff {
-    /// The wait before attempt `attempt` (1-based; the first attempt does not wait).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        if attempt <= 1 {
-            return Duration::ZERO;
-        }
-        let factor = 2u32.saturating_pow(attempt.saturating_sub(2).min(16));
-        self.base.saturating_mul(factor).min(self.max_delay)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,15 +107,5 @@ mod tests {
         limiter.acquire(10).await;
         limiter.acquire(10).await;
         assert_eq!(start.elapsed(), Duration::from_secs(2));
-    }
-
-    #[test]
-    fn backoff_doubles_from_the_second_attempt_and_is_capped() {
-        let b = Backoff { max_attempts: 10, base: Duration::from_millis(100), max_delay: Duration::from_secs(1) };
-        assert_eq!(b.delay(1), Duration::ZERO);
-        assert_eq!(b.delay(2), Duration::from_millis(100));
-        assert_eq!(b.delay(3), Duration::from_millis(200));
-        assert_eq!(b.delay(4), Duration::from_millis(400));
-        assert_eq!(b.delay(9), Duration::from_secs(1));
     }
 }

@@ -6,9 +6,15 @@
 //! again (only the throttled entries of a batch, say), and whether a vendor's answer is worth another attempt.
 //! Nothing here does I/O.
 //!
-//! Sleeps go through a [`Sleeper`]; [`TokioSleeper`] is `tokio::time::sleep`, so a test on paused tokio time
-//! runs a whole schedule without waiting.
+//! Sleeps go through a sleeper: [`Pause`] in the adapters' own loops, any `backon` [`Sleeper`] (it is one) for
+//! [`Retryable::retry`]. By default it is `tokio::time::sleep`, so a test on paused tokio time runs a whole
+//! schedule without waiting; a test against a live local server, where paused time would also fire the client's
+//! timeouts, injects one that records the waits and returns at once.
 
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 pub use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder, Retryable, Sleeper, TokioSleeper};
@@ -51,6 +57,63 @@ impl Backoff {
     /// each and sending again only what failed, until the batch is done or the waits run out.
     pub fn delays(&self) -> ExponentialBackoff {
         self.builder().build()
+    }
+
+    /// The wait before attempt `attempt` (1-based; the first does not wait), drawn from the same schedule. For a
+    /// loop that counts attempts itself; a loop that can hold the iterator should use [`Backoff::delays`].
+    pub fn delay(&self, attempt: u32) -> Duration {
+        match attempt.checked_sub(2) {
+            None => Duration::ZERO,
+            Some(waits_before) => self.delays().nth(waits_before as usize).unwrap_or(Duration::ZERO),
+        }
+    }
+}
+
+/// One wait, as [`Pause`] hands it out.
+pub type Waiting = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How an adapter waits between attempts: `tokio::time::sleep` unless a test injects another.
+#[derive(Clone)]
+pub struct Pause(Arc<dyn Fn(Duration) -> Waiting + Send + Sync>);
+
+impl Pause {
+    /// Waits on the tokio clock (the default).
+    pub fn tokio() -> Self {
+        Self(Arc::new(|wait| Box::pin(tokio::time::sleep(wait))))
+    }
+
+    /// Waits however `sleep` does: a test's recorder, say.
+    pub fn from_fn<F, Fut>(sleep: F) -> Self
+    where
+        F: Fn(Duration) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        Self(Arc::new(move |wait| Box::pin(sleep(wait))))
+    }
+
+    /// Waits for `wait`.
+    pub async fn sleep(&self, wait: Duration) {
+        (self.0)(wait).await;
+    }
+}
+
+impl Default for Pause {
+    fn default() -> Self {
+        Self::tokio()
+    }
+}
+
+impl fmt::Debug for Pause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pause")
+    }
+}
+
+impl Sleeper for Pause {
+    type Sleep = Waiting;
+
+    fn sleep(&self, wait: Duration) -> Self::Sleep {
+        (self.0)(wait)
     }
 }
 
@@ -132,6 +195,14 @@ mod tests {
     }
 
     #[test]
+    fn a_counted_attempt_waits_from_the_same_schedule() {
+        let backoff = Backoff { max_attempts: 4, base: ms(100), max_delay: ms(10_000) };
+        assert_eq!(backoff.delay(1), Duration::ZERO);
+        assert!((ms(200)..ms(400)).contains(&backoff.delay(3)), "{:?}", backoff.delay(3));
+        assert_eq!(backoff.delay(5), Duration::ZERO, "no wait past the last attempt");
+    }
+
+    #[test]
     fn jitter_spreads_the_waits_of_callers_that_failed_together() {
         let backoff = Backoff { max_attempts: 2, base: ms(1_000), max_delay: ms(1_000) };
         let firsts: std::collections::HashSet<Option<Duration>> = (0..20).map(|_| backoff.delays().next()).collect();
@@ -155,6 +226,23 @@ mod tests {
         assert_eq!(outcome, Ok(2));
         // Two waits of a minute or more passed on the paused clock, none of them for real.
         assert!(start.elapsed() >= Duration::from_secs(120), "{:?}", start.elapsed());
+    }
+
+    #[tokio::test]
+    async fn an_injected_pause_sees_every_wait_and_keeps_none() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let pause = Pause::from_fn(move |wait| {
+            record.lock().unwrap().push(wait);
+            std::future::ready(())
+        });
+        let backoff =
+            Backoff { max_attempts: 3, base: Duration::from_secs(3600), max_delay: Duration::from_secs(3600) };
+        let start = std::time::Instant::now();
+        let outcome: Result<(), &str> = (|| async { Err("down") }).retry(backoff.builder()).sleep(pause).await;
+        assert_eq!(outcome, Err("down"));
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        assert!(start.elapsed() < Duration::from_secs(60), "it slept for real: {:?}", start.elapsed());
     }
 
     #[test]

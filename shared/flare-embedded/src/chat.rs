@@ -20,16 +20,15 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::IpAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use flare_core::SystemId;
-use flare_core::config::{ConfigError, Env};
+use flare_core::config::{ConfigError, Env, https_or_loopback};
 use flare_core::notify::{Notification, NotifyError, PublishReport, Publisher};
-use flare_core::rate::Backoff;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
-use reqwest::{Client, StatusCode, Url};
+use flare_core::retry::{Backoff, Pause, RETRY_AFTER_MAX, RetryAfter, retry_after, retryable_status};
+use reqwest::header::RETRY_AFTER;
+use reqwest::{Client, Url};
 use serde_json::{Value, json};
 use tracing::{debug, instrument, warn};
 
@@ -43,9 +42,6 @@ pub const DEFAULT_CHAT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CHAT_WEBHOOKS_MAX: usize = 100;
 /// The longest per-request timeout accepted, in milliseconds.
 const TIMEOUT_MAX_MS: u64 = 300_000;
-/// The longest `Retry-After` waited for. A service asking for more ends the attempts, so the dispatcher comes back
-/// later instead of holding the worker.
-const RETRY_AFTER_MAX: Duration = Duration::from_secs(30);
 /// The longest error code kept from a refusal's body (Slack answers `channel_not_found`, `invalid_payload`...).
 const CODE_MAX: usize = 64;
 
@@ -207,25 +203,19 @@ fn webhook(entry: &str) -> Result<Webhook, &'static str> {
                 .map_err(|_| "names no system: use a system id (letters, digits, '-' and '_') or *")?,
         ),
     };
-    let url = Url::parse(url.trim()).map_err(|_| "has a URL that cannot be parsed")?;
-    let host = url.host_str().ok_or("has a URL without a host")?;
-    let loopback = host == "localhost"
-        || host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
-        return Err("has a URL that is not https (http is allowed only for a loopback host)");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("has a URL with a user name or password");
-    }
+    let url = https_or_loopback(url)?;
     let dialect = Dialect::of(&url);
     Ok(Webhook { route, url, dialect })
 }
 
-/// A [`ConfigError`] naming the entry. Its text is built at run time, and [`ConfigError`] holds only static text:
-/// the text is leaked, which is bounded because a bad configuration stops start-up.
-fn bad_entry(number: usize, problem: &str) -> ConfigError {
-    let expected = format!("system=URL pairs separated by ';' or new lines, but entry {number} {problem}");
-    ConfigError::Invalid { name: WEBHOOKS_VAR, expected: expected.leak() }
+/// A [`ConfigError`] naming the entry by number; its problem is fixed text, so nothing is built at run time.
+fn bad_entry(number: usize, problem: &'static str) -> ConfigError {
+    ConfigError::Entry {
+        name: WEBHOOKS_VAR,
+        expected: "system=URL pairs separated by ';' or new lines",
+        number,
+        problem,
+    }
 }
 
 /// Posts notifications to chat channels through incoming webhooks.
@@ -234,6 +224,7 @@ pub struct ChatWebhooks {
     client: Client,
     webhooks: Vec<Webhook>,
     backoff: Backoff,
+    pause: Pause,
 }
 
 /// What became of one post after its retries.
@@ -254,12 +245,18 @@ impl ChatWebhooks {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| NotifyError::Permanent { service: SERVICE, source: Box::new(e.without_url()) })?;
-        Ok(Self { client, webhooks: config.webhooks, backoff: Backoff::default() })
+        Ok(Self { client, webhooks: config.webhooks, backoff: Backoff::default(), pause: Pause::default() })
     }
 
     /// Replaces the retry schedule for 429, 5xx and timeouts.
     pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// Replaces how the waits between attempts are slept (tests record them instead).
+    pub fn with_pause(mut self, pause: Pause) -> Self {
+        self.pause = pause;
         self
     }
 
@@ -280,15 +277,18 @@ impl ChatWebhooks {
     /// Posts `body` to one webhook, retrying transient failures; `calls` counts every attempt.
     async fn post(&self, hook: &Webhook, body: &Value, calls: &mut usize) -> Outcome {
         let (system, host) = (&hook.route, hook.host());
-        let attempts = self.backoff.max_attempts.max(1);
-        for attempt in 1..=attempts {
+        let mut waits = self.backoff.delays();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
             *calls += 1;
             let asked = match self.client.post(hook.url.clone()).json(body).send().await {
                 Ok(response) if response.status().is_success() => return Outcome::Accepted,
-                Ok(response) if retryable(response.status()) => {
+                Ok(response) if retryable_status(response.status().as_u16()) => {
                     let status = response.status().as_u16();
                     warn!(%system, host, status, attempt, "chat webhook unavailable");
-                    retry_after(response.headers())
+                    let header = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok());
+                    header.and_then(|v| retry_after(v, SystemTime::now(), RETRY_AFTER_MAX))
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -309,32 +309,19 @@ impl ChatWebhooks {
                     None
                 }
             };
-            if attempt == attempts {
-                break;
-            }
+            let Some(scheduled) = waits.next() else { break };
             let wait = match asked {
-                Some(asked) if asked > RETRY_AFTER_MAX => {
+                Some(RetryAfter::TooLong(asked)) => {
                     warn!(%system, host, retry_after_s = asked.as_secs(), "chat webhook asks to wait too long");
                     break;
                 }
-                Some(asked) => asked,
-                None => self.backoff.delay(attempt + 1),
+                Some(RetryAfter::Wait(asked)) => asked,
+                None => scheduled,
             };
-            tokio::time::sleep(wait).await;
+            self.pause.sleep(wait).await;
         }
         Outcome::Unavailable
     }
-}
-
-/// Throttling, timeouts on the service's side and server errors: worth another attempt.
-fn retryable(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429) || status.is_server_error()
-}
-
-/// `Retry-After` in seconds, the form Slack and Teams send.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// The service's error code, when its body is one (Slack's `channel_not_found`, `invalid_token`...). Any other
@@ -392,6 +379,7 @@ mod tests {
     use super::*;
     use flare_core::notify::ShortMessage;
     use flare_core::{EventKind, Severity};
+    use std::sync::{Arc, Mutex};
     use wiremock::matchers::{body_json, method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -528,14 +516,18 @@ mod tests {
             .mount(&server)
             .await;
         Mock::given(method("POST")).respond_with(ok()).mount(&server).await;
-        let chat = chat(format!("*={}/hook", server.uri()));
+        let waits = Arc::new(Mutex::new(Vec::new()));
+        let record = waits.clone();
+        let chat = chat(format!("*={}/hook", server.uri())).with_pause(Pause::from_fn(move |wait| {
+            record.lock().unwrap().push(wait);
+            std::future::ready(())
+        }));
 
-        let start = std::time::Instant::now();
         let report = chat.publish(&[note("INC-6 opened", &["vpn"])]).await.unwrap();
 
         assert_eq!(report.published, [0]);
         assert_eq!(report.calls, 2);
-        assert!(start.elapsed() >= Duration::from_secs(1), "waited {:?}", start.elapsed());
+        assert_eq!(*waits.lock().unwrap(), [Duration::from_secs(1)], "the wait asked for, not the backoff's");
     }
 
     #[tokio::test]
@@ -649,9 +641,9 @@ mod tests {
             ("vpn=https://a.example/1; https://a.example/SECRET", "entry 2 is not system=URL"),
             ("vpn=https://a.example/1; v p n=https://a.example/SECRET", "entry 2 names no system"),
             ("http://a.example/SECRET=x", "entry 1 names no system"),
-            ("vpn=http://hooks.example/SECRET", "entry 1 has a URL that is not https"),
-            ("vpn=https://user:SECRET@hooks.example/x", "entry 1 has a URL with a user name or password"),
-            ("vpn=not a url SECRET", "entry 1 has a URL that cannot be parsed"),
+            ("vpn=http://hooks.example/SECRET", "entry 1 is not https"),
+            ("vpn=https://user:SECRET@hooks.example/x", "entry 1 has a user name or password"),
+            ("vpn=https://not a url SECRET", "entry 1 cannot be parsed as a URL"),
         ] {
             let e = ChatConfig::from_env(&env(vec![(WEBHOOKS_VAR, value.into())])).unwrap_err().to_string();
             assert!(e.starts_with("FLARE_CHAT_WEBHOOKS is not usable"), "{e}");

@@ -27,12 +27,11 @@ pub const RETRY_FIRST: Duration = Duration::from_secs(15);
 pub const RETRY_MAX: Duration = Duration::from_secs(3_600);
 
 /// How long to wait before trying an event again after its `attempt`th failure (1 for the first): the shared
-/// [`retry`](flare_core::retry) schedule, from [`RETRY_FIRST`] doubling to [`RETRY_MAX`], with jitter.
+/// retry schedule ([`flare_core::retry`]), from [`RETRY_FIRST`] doubling to [`RETRY_MAX`], with jitter.
 pub fn retry_delay(attempt: u32) -> Duration {
-    // The step stops growing at the cap long before this many; bounding the walk keeps it cheap.
+    // The delay stops growing at the cap long before this many steps; bounding the walk keeps it cheap.
     let steps = attempt.clamp(1, 32);
-    let schedule = Backoff { max_attempts: steps + 1, base: RETRY_FIRST, max_delay: RETRY_MAX };
-    schedule.delays().last().unwrap_or(RETRY_MAX)
+    Backoff { max_attempts: steps + 1, base: RETRY_FIRST, max_delay: RETRY_MAX }.delays().last().unwrap_or(RETRY_MAX)
 }
 
 /// What one pass over the queue did.

@@ -1,117 +1,61 @@
 //! The HTTP layer's configuration: what the entry point (`flare serve`, a Lambda's `main`) reads once at start-up
 //! and hands over. It owns the session key, which must never print.
 
-use std::fmt;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::num::NonZeroUsize;
 
 use axum::http::HeaderValue;
-use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use flare_core::config::Env;
-use rand::RngCore;
+use flare_core::config::{Env, https_or_loopback};
+pub use flare_core::{SessionKey, SessionKeyError};
 
 /// The default cap on a request body: generous for a form with a long description, small enough to refuse junk.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+pub const DEFAULT_MAX_BODY_BYTES: NonZeroUsize = NonZeroUsize::new(64 * 1024).unwrap();
 
 /// Why a configuration was refused, naming what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]
     Env(#[from] flare_core::config::ConfigError),
-    #[error("the session key must be at least {min} bytes (it has {len})", min = SessionKey::MIN_LEN)]
-    SessionKeyTooShort { len: usize },
-    #[error("the session key must be base64 encoded")]
-    SessionKeyNotBase64,
-    #[error("cannot read or create the session key file {path}")]
-    SessionKeyFile {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("CORS origin {origin:?} must look like https://host[:port], without a path")]
-    BadCorsOrigin { origin: String },
-    #[error("the request body limit must be more than 0 bytes")]
-    ZeroBodyLimit,
+    #[error(transparent)]
+    SessionKey(#[from] SessionKeyError),
+    #[error("CORS origin {origin:?} must look like https://host[:port], without a path: it {problem}")]
+    BadCorsOrigin { origin: String, problem: &'static str },
 }
 
-/// The key that signs session cookies and CSRF tokens. Every instance serving the same users must share it,
-/// or sessions break between them. Its `Debug` is redacted.
-#[derive(Clone)]
-pub struct SessionKey(Arc<[u8]>);
+/// A browser origin allowed to call the API from another site, like `https://status.example.com`: checked when
+/// it is parsed, so a configuration can only hold usable ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorsOrigin(HeaderValue);
 
-impl SessionKey {
-    /// The shortest key accepted: as long as the HMAC-SHA256 output.
-    pub const MIN_LEN: usize = 32;
-
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ConfigError> {
-        if bytes.len() < Self::MIN_LEN {
-            return Err(ConfigError::SessionKeyTooShort { len: bytes.len() });
+impl CorsOrigin {
+    /// `https://host[:port]` (plain `http` only on a loopback host), without a path, query or fragment.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let bad = |problem| ConfigError::BadCorsOrigin { origin: text.to_string(), problem };
+        let url = https_or_loopback(text).map_err(bad)?;
+        let bare = text.trim().trim_end_matches('/');
+        if url.path() != "/" || url.query().is_some() || url.fragment().is_some() || bare.ends_with('?') {
+            return Err(bad("has a path, query or fragment"));
         }
-        Ok(Self(bytes.into()))
+        HeaderValue::from_str(&url.origin().ascii_serialization()).map(Self).map_err(|_| bad("is not a header value"))
     }
 
-    /// A key given as base64 (padded or not), as `openssl rand -base64 48` prints it.
-    pub fn from_base64(text: &str) -> Result<Self, ConfigError> {
-        let text = text.trim();
-        let bytes = STANDARD
-            .decode(text)
-            .or_else(|_| STANDARD_NO_PAD.decode(text))
-            .map_err(|_| ConfigError::SessionKeyNotBase64)?;
-        Self::from_bytes(&bytes)
-    }
-
-    /// A fresh random key. Sessions signed with it end when the process does.
-    pub fn generate() -> Self {
-        let mut bytes = [0u8; 48];
-        rand::rng().fill_bytes(&mut bytes);
-        Self(bytes.as_slice().into())
-    }
-
-    /// The key kept in `path` (base64), creating the file with a new key, readable by its owner only, when it
-    /// does not exist yet. This is how a self-hosted server keeps sessions across restarts.
-    pub fn load_or_create(path: &Path) -> Result<Self, ConfigError> {
-        let io = |source| ConfigError::SessionKeyFile { path: path.to_path_buf(), source };
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_base64(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = Self::generate();
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(path).map_err(io)?;
-                writeln!(file, "{}", STANDARD.encode(key.bytes())).map_err(io)?;
-                Ok(key)
-            }
-            Err(e) => Err(io(e)),
-        }
-    }
-
-    pub(crate) fn bytes(&self) -> &[u8] {
+    pub(crate) fn header(&self) -> &HeaderValue {
         &self.0
     }
 }
 
-impl fmt::Debug for SessionKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionKey(redacted)")
-    }
-}
-
-/// How the routers behave.
+/// How the routers behave. Every field holds a checked value (a [`SessionKey`], [`CorsOrigin`]s, a non-zero
+/// limit), so a configuration that exists is a usable one and nothing downstream re-checks it.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// Whether anyone may read incidents and systems. Otherwise reads need an API key or a signed-in user.
     pub public_reads: bool,
-    /// Browser origins allowed to call the API from another site, like `https://status.example.com`.
-    pub cors_origins: Vec<String>,
+    /// Browser origins allowed to call the API from another site.
+    pub cors_origins: Vec<CorsOrigin>,
     /// Whether cookies are marked `Secure` (sent over HTTPS only). Off only for plain-HTTP development.
     pub secure_cookies: bool,
     pub session_key: SessionKey,
     /// Requests with a larger body are refused with 413.
-    pub max_body_bytes: usize,
+    pub max_body_bytes: NonZeroUsize,
 }
 
 impl Default for HttpConfig {
@@ -139,61 +83,38 @@ impl HttpConfig {
         Self::from_lookup(&Env::process())
     }
 
-    /// - `FLARE_SESSION_KEY` (required): at least 32 random bytes, base64.
+    /// - `FLARE_SESSION_KEY` (required): at least 32 random bytes, base64. A Lambda lays its Secrets Manager
+    ///   secret over the environment, so the key comes from there.
     /// - `FLARE_PUBLIC_READS`: `true` or `false` (default).
     /// - `FLARE_CORS_ORIGINS`: comma-separated origins; empty allows none.
     /// - `FLARE_SECURE_COOKIES`: `true` (default) or `false`.
     /// - `FLARE_MAX_BODY_BYTES`: the request body limit, default 65536.
     pub fn from_lookup<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         use flare_core::config::ConfigError as Var;
-        const KEY_EXPECTED: &str = "at least 32 random bytes, base64 encoded (openssl rand -base64 48)";
-        let key = env.required("FLARE_SESSION_KEY", KEY_EXPECTED)?;
-        let session_key = SessionKey::from_base64(&key)
-            .map_err(|_| Var::Invalid { name: "FLARE_SESSION_KEY", expected: KEY_EXPECTED })?;
         let max_body_bytes = match env.optional("FLARE_MAX_BODY_BYTES") {
             None => DEFAULT_MAX_BODY_BYTES,
             Some(v) => v
                 .parse()
                 .ok()
-                .filter(|n| *n > 0)
                 .ok_or(Var::Invalid { name: "FLARE_MAX_BODY_BYTES", expected: "a number of bytes above 0" })?,
         };
-        let config = Self {
+        let cors_origins = env
+            .list("FLARE_CORS_ORIGINS")
+            .iter()
+            .map(|o| CorsOrigin::parse(o))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Var::Invalid {
+                name: "FLARE_CORS_ORIGINS",
+                expected: "comma-separated origins like https://status.example.com, without paths",
+            })?;
+        Ok(Self {
             public_reads: env.flag("FLARE_PUBLIC_READS", false)?,
-            cors_origins: env.list("FLARE_CORS_ORIGINS"),
+            cors_origins,
             secure_cookies: env.flag("FLARE_SECURE_COOKIES", true)?,
-            session_key,
+            session_key: SessionKey::from_env(env)?,
             max_body_bytes,
-        };
-        config.parsed_cors_origins().map_err(|_| Var::Invalid {
-            name: "FLARE_CORS_ORIGINS",
-            expected: "comma-separated origins like https://status.example.com, without paths",
-        })?;
-        Ok(config)
+        })
     }
-
-    /// Checks what `AppState::new` would otherwise only warn about, for entry points that prefer to stop.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.max_body_bytes == 0 {
-            return Err(ConfigError::ZeroBodyLimit);
-        }
-        self.parsed_cors_origins().map(|_| ())
-    }
-
-    /// The CORS origins as header values, each checked to be a bare origin.
-    pub(crate) fn parsed_cors_origins(&self) -> Result<Vec<HeaderValue>, ConfigError> {
-        self.cors_origins.iter().map(|o| parse_origin(o)).collect()
-    }
-}
-
-pub(crate) fn parse_origin(origin: &str) -> Result<HeaderValue, ConfigError> {
-    let bad = || ConfigError::BadCorsOrigin { origin: origin.to_string() };
-    let rest = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")).ok_or_else(bad)?;
-    let host_ok = !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c));
-    if !host_ok {
-        return Err(bad());
-    }
-    HeaderValue::from_str(origin).map_err(|_| bad())
 }
 
 #[cfg(test)]
@@ -207,35 +128,13 @@ mod tests {
     const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4v";
 
     #[test]
-    fn a_short_session_key_is_refused() {
-        assert!(matches!(SessionKey::from_bytes(&[1; 16]), Err(ConfigError::SessionKeyTooShort { len: 16 })));
-        assert!(matches!(SessionKey::from_base64("c2hvcnQ="), Err(ConfigError::SessionKeyTooShort { len: 5 })));
-        assert!(SessionKey::from_base64(KEY).is_ok());
-    }
-
-    #[test]
-    fn the_session_key_does_not_print() {
-        let key = SessionKey::from_bytes(&[0x41; 32]).unwrap();
-        assert_eq!(format!("{key:?}"), "SessionKey(redacted)");
-        let config = HttpConfig::new(key);
-        assert!(!format!("{config:?}").contains("AAAA"));
-    }
-
-    #[test]
-    fn a_key_file_is_created_once_and_read_back() {
-        let dir = std::env::temp_dir().join(format!("flare-key-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("session.key");
-        let _ = std::fs::remove_file(&path);
-        let first = SessionKey::load_or_create(&path).unwrap();
-        let second = SessionKey::load_or_create(&path).unwrap();
-        assert_eq!(first.bytes(), second.bytes());
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn the_session_key_does_not_print_in_the_config() {
+        let config = HttpConfig::new(SessionKey::from_bytes(&[0x41; 32]).unwrap());
+        let shown = format!("{config:?}");
+        assert!(
+            shown.contains("SessionKey(redacted)") && !shown.contains("AAAA") && !shown.contains("65, 65"),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -255,8 +154,9 @@ mod tests {
         ]))
         .unwrap();
         assert!(c.public_reads && !c.secure_cookies);
-        assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
-        assert_eq!(c.max_body_bytes, 1024);
+        let origins: Vec<&HeaderValue> = c.cors_origins.iter().map(CorsOrigin::header).collect();
+        assert_eq!(origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(c.max_body_bytes.get(), 1024);
     }
 
     #[test]
@@ -266,13 +166,19 @@ mod tests {
     }
 
     #[test]
-    fn cors_origins_must_be_bare_origins() {
-        let mut config = HttpConfig {
-            cors_origins: vec!["https://status.example.com".into(), "http://localhost:3000".into()],
-            ..HttpConfig::default()
-        };
-        assert!(config.validate().is_ok());
-        config.cors_origins = vec!["https://example.com/path".into()];
-        assert!(config.validate().is_err());
+    fn a_zero_body_limit_in_the_environment_is_named() {
+        let e =
+            HttpConfig::from_lookup(&env(&[("FLARE_SESSION_KEY", KEY), ("FLARE_MAX_BODY_BYTES", "0")])).unwrap_err();
+        assert!(e.to_string().starts_with("FLARE_MAX_BODY_BYTES is not usable"), "{e}");
+    }
+
+    #[test]
+    fn cors_origins_must_be_bare_https_or_loopback_origins() {
+        for ok in ["https://status.example.com", "http://localhost:3000", "https://status.example.com/"] {
+            assert!(CorsOrigin::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["https://example.com/path", "http://status.example.com", "*", "https://example.com?x=1"] {
+            assert!(CorsOrigin::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -42,11 +42,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-pub use config::{ConfigError, DEFAULT_MAX_BODY_BYTES, HttpConfig, SessionKey};
+pub use config::{ConfigError, CorsOrigin, DEFAULT_MAX_BODY_BYTES, HttpConfig, SessionKey, SessionKeyError};
 pub use openapi::OPENAPI_JSON;
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, PasswordError, hash_password};
 pub use state::AppState;
-pub use unsubscribe::unsubscribe_key;
 
 use crate::error::ApiError;
 use crate::request::{NoteJson, ReopenJson, ResolveJson};
@@ -153,7 +152,7 @@ async fn uniform(mut response: Response) -> Response {
 
 /// The layers every router carries, outermost first: tracing, CORS, uniform errors, the body limit.
 fn finish(routes: Router<AppState>, state: AppState) -> Router {
-    let limit = state.config().max_body_bytes;
+    let limit = state.config().max_body_bytes.get();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(state.cors_origins().iter().cloned()))
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT])

@@ -142,7 +142,7 @@ pub(crate) fn random_token() -> String {
 
 fn keyed(key: &SessionKey, purpose: &str) -> Option<HmacSha256> {
     // HMAC takes keys of any length, so this never fails; a failure would only make every check fail.
-    let mut mac = HmacSha256::new_from_slice(key.bytes()).ok()?;
+    let mut mac = HmacSha256::new_from_slice(key.expose_bytes()).ok()?;
     mac.update(purpose.as_bytes());
     mac.update(&[0]);
     Some(mac)

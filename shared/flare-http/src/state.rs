@@ -10,9 +10,7 @@ use flare_core::unsubscribe::UnsubscribeKey;
 use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use tracing::warn;
-
-use crate::config::{DEFAULT_MAX_BODY_BYTES, HttpConfig, parse_origin};
+use crate::config::{CorsOrigin, HttpConfig};
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -31,28 +29,12 @@ struct Inner {
 }
 
 impl AppState {
-    /// Never fails: a CORS origin that is not a bare origin is left out with a warning, and a zero body limit
-    /// becomes the default. Entry points that would rather stop call [`HttpConfig::validate`] first
-    /// ([`HttpConfig::from_env`] does).
-    pub fn new(service: IncidentService, mut config: HttpConfig) -> Self {
-        if config.max_body_bytes == 0 {
-            warn!(default = DEFAULT_MAX_BODY_BYTES, "the request body limit was 0; using the default");
-            config.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
-        }
-        let cors_origins = config
-            .cors_origins
-            .iter()
-            .filter_map(|o| match parse_origin(o) {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    warn!(error = %e, "CORS origin left out");
-                    None
-                }
-            })
-            .collect();
+    /// The state for `config`, which was checked when it was built: nothing here can fail or need a warning.
+    pub fn new(service: IncidentService, config: HttpConfig) -> Self {
+        let cors_origins = config.cors_origins.iter().map(CorsOrigin::header).cloned().collect();
         let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
         let password_checks = Arc::new(Semaphore::new(parallelism));
-        let unsubscribe_key = crate::unsubscribe::unsubscribe_key(&config.session_key);
+        let unsubscribe_key = config.session_key.unsubscribe_key();
         Self { inner: Arc::new(Inner { service, config, cors_origins, unsubscribe_key, password_checks }) }
     }
 
@@ -68,8 +50,8 @@ impl AppState {
         &self.inner.config
     }
 
-    /// The key `GET /unsubscribe/{token}` verifies with: the one [`crate::unsubscribe_key`] derives from this
-    /// state's session key, so whoever signs the links (the dispatcher) can share it.
+    /// The key `GET /unsubscribe/{token}` verifies with: the one [`flare_core::SessionKey::unsubscribe_key`]
+    /// derives from this state's session key, as the dispatcher does to sign the links.
     pub fn unsubscribe_key(&self) -> &UnsubscribeKey {
         &self.inner.unsubscribe_key
     }

@@ -7,28 +7,20 @@
 //! is on no list: nothing is removed, and the page says whom to ask. The token is never logged, and the page is
 //! neither cached nor passed on as a referrer.
 //!
-//! The key comes from the session key ([`unsubscribe_key`]), so whoever signs the links and this page agree
-//! without a second secret. This module removes email subscriptions only; phone subscribers are not its concern.
+//! The key comes from the session key ([`flare_core::SessionKey::unsubscribe_key`]), so whoever signs the links
+//! and this page agree without a second secret. This module removes email subscriptions only; phone subscribers are not its concern.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use flare_core::unsubscribe::{Unsubscribe, UnsubscribeKey};
+use flare_core::unsubscribe::Unsubscribe;
 use flare_core::{EmailAddress, Subscriber, SystemId};
 use tracing::info;
 
-use crate::config::SessionKey;
 use crate::error::ApiError;
 use crate::pages::{self, Nav, PageError};
 use crate::state::AppState;
-
-/// The key unsubscribe links are signed and verified with, derived from the deployment's session key. The
-/// dispatcher signs with it and `GET /unsubscribe/{token}` verifies with it, so both must be given the same
-/// session key (`FLARE_SESSION_KEY`, or the key file of `flare serve`).
-pub fn unsubscribe_key(session_key: &SessionKey) -> UnsubscribeKey {
-    UnsubscribeKey::derive(session_key.bytes())
-}
 
 #[derive(Template)]
 #[template(path = "unsubscribe.html")]

@@ -9,15 +9,58 @@
 //! [`find`]: TicketSystem::find
 
 use async_trait::async_trait;
+use flare_core::config::{ConfigError, Env};
 use flare_core::{ExternalTicket, Incident, TicketError, TicketNumber, TicketSystem, TimelineEvent};
+use reqwest::Url;
 use reqwest::{Method, RequestBuilder};
 use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::GitHubConfig;
+use crate::env::{retry, url};
 use crate::render;
+use crate::retry::RetryPolicy;
 use crate::retry::{Created, Sender};
+
+#[derive(Debug)]
+pub struct GitHubConfig {
+    pub(crate) api: String,
+    pub(crate) owner: String,
+    pub(crate) repo: String,
+    pub(crate) token: SecretString,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl GitHubConfig {
+    /// Reads this vendor's variables (see the table in `config`); each error names its variable.
+    pub(crate) fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        const REPO: &str = "FLARE_GITHUB_REPO";
+        const REPO_EXPECTED: &str = "the repository as owner/repo";
+        let api = match env.optional("FLARE_GITHUB_API_URL") {
+            Some(_) => {
+                url(env, "FLARE_GITHUB_API_URL", "the https URL of the GitHub API, like https://api.github.com")?
+            }
+            None => Url::parse("https://api.github.com").map_err(|_| ConfigError::Invalid {
+                name: "FLARE_GITHUB_API_URL",
+                expected: "the https URL of the GitHub API",
+            })?,
+        };
+        let repo = env.required(REPO, REPO_EXPECTED)?;
+        let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let (owner, name) = repo
+            .split_once('/')
+            .filter(|(o, r)| ok(o) && ok(r))
+            .ok_or(ConfigError::Invalid { name: REPO, expected: REPO_EXPECTED })?;
+        Ok(Self {
+            api: api.as_str().trim_end_matches('/').to_string(),
+            owner: owner.to_string(),
+            repo: name.to_string(),
+            token: env.required("FLARE_GITHUB_TOKEN", "a GitHub token that may write issues in the repository")?.into(),
+            retry: retry(env)?,
+        })
+    }
+}
 
 const KIND: &str = "github";
 const API_VERSION: &str = "2022-11-28";

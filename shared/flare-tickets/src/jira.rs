@@ -14,15 +14,62 @@
 //! [`find`]: TicketSystem::find
 
 use async_trait::async_trait;
+use flare_core::config::{ConfigError, Env};
 use flare_core::{ExternalTicket, Incident, TicketError, TicketNumber, TicketSystem, TimelineEvent};
 use reqwest::{Method, RequestBuilder};
 use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::{JiraConfig, Transition};
+use crate::env::{retry, url};
 use crate::render;
+use crate::retry::RetryPolicy;
 use crate::retry::{Created, Sender};
+
+/// A Jira workflow transition, chosen by its id or by its name (or the name of the status it leads to).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    Id(String),
+    Name(String),
+}
+
+#[derive(Debug)]
+pub struct JiraConfig {
+    pub(crate) site: String,
+    pub(crate) email: String,
+    pub(crate) api_token: SecretString,
+    pub(crate) project: String,
+    pub(crate) issue_type: String,
+    pub(crate) resolve: Transition,
+    pub(crate) reopen: Transition,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl JiraConfig {
+    /// Reads this vendor's variables (see the table in `config`); each error names its variable.
+    pub(crate) fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let site = url(env, "FLARE_JIRA_URL", "the https URL of the Jira site, like https://acme.atlassian.net")?;
+        let project = env.required("FLARE_JIRA_PROJECT", "the key of the Jira project, like OPS")?;
+        if !project.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(ConfigError::Invalid { name: "FLARE_JIRA_PROJECT", expected: "a Jira project key, like OPS" });
+        }
+        let transition = |name, default: &str| {
+            let raw = env.optional(name).unwrap_or_else(|| default.to_string());
+            if raw.bytes().all(|b| b.is_ascii_digit()) { Transition::Id(raw) } else { Transition::Name(raw) }
+        };
+        Ok(Self {
+            site: site.as_str().trim_end_matches('/').to_string(),
+            email: env.required("FLARE_JIRA_EMAIL", "the email address of the Jira account Flare acts as")?,
+            api_token: env.required("FLARE_JIRA_API_TOKEN", "an API token of that Jira account")?.into(),
+            project,
+            issue_type: env.optional("FLARE_JIRA_ISSUE_TYPE").unwrap_or_else(|| "Task".into()),
+            resolve: transition("FLARE_JIRA_RESOLVE_TRANSITION", "Done"),
+            reopen: transition("FLARE_JIRA_REOPEN_TRANSITION", "To Do"),
+            retry: retry(env)?,
+        })
+    }
+}
 
 const KIND: &str = "jira";
 /// The status category Jira gives every "done" status, whatever the workflow calls it.

@@ -11,6 +11,7 @@
 //! timeline events is [`flare_core::tickets::sync`].
 
 mod config;
+mod env;
 mod github;
 mod jira;
 mod render;
@@ -18,8 +19,9 @@ mod retry;
 mod servicenow;
 mod webhook;
 
-pub use config::{
-    GitHubConfig, JiraConfig, SecretString, ServiceNowAuth, ServiceNowConfig, SetupError, TicketsConfig, Transition,
-    WebhookConfig, from_env,
-};
+pub use config::{SecretString, SetupError, TicketsConfig, from_env};
+pub use github::GitHubConfig;
+pub use jira::{JiraConfig, Transition};
 pub use retry::RetryPolicy;
+pub use servicenow::{ServiceNowAuth, ServiceNowConfig};
+pub use webhook::WebhookConfig;

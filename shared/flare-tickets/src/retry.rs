@@ -10,7 +10,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use flare_core::TicketError;
-use rand::Rng;
+use flare_core::retry::{Backoff, RetryAfter, retry_after as parse_retry_after, retryable_status, until};
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -28,11 +28,19 @@ pub struct RetryPolicy {
     pub attempts: u32,
     /// Per attempt, from connecting to the end of the response body.
     pub timeout: Duration,
-    /// The wait after the first failure; it doubles with each further failure (with jitter), up to 30 s.
+    /// The first step of the shared retry schedule ([`flare_core::retry`]): it doubles with each further
+    /// failure, with jitter, up to a 30 s step.
     pub backoff: Duration,
     /// The longest `Retry-After` honoured by waiting. A vendor asking for more ends the attempts at once, with the
     /// wait reported in [`TicketError::Unavailable`], so the dispatcher can come back later instead of blocking.
     pub max_retry_after: Duration,
+}
+
+impl RetryPolicy {
+    /// This policy's waits, on the schedule every adapter shares.
+    fn schedule(&self) -> Backoff {
+        Backoff { max_attempts: self.attempts, base: self.backoff, max_delay: MAX_BACKOFF }
+    }
 }
 
 impl Default for RetryPolicy {
@@ -65,7 +73,7 @@ enum Failure {
     /// Worth another attempt. `ambiguous` when the vendor may have acted on the request anyway (a 5xx, a timeout
     /// after sending), so a create must look before it tries again.
     Retry {
-        retry_after: Option<Duration>,
+        retry_after: Option<RetryAfter>,
         ambiguous: bool,
         source: Box<dyn std::error::Error + Send + Sync>,
     },
@@ -130,6 +138,7 @@ impl Sender {
     {
         let vendor = self.vendor;
         let mut look_first = false;
+        let mut waits = self.policy.schedule().delays();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -148,14 +157,15 @@ impl Sender {
                     (retry_after, source)
                 }
             };
-            let wait = match retry_after {
-                _ if attempt >= self.policy.attempts => None,
-                Some(asked) if asked > self.policy.max_retry_after => None,
-                Some(asked) => Some(asked),
-                None => Some(backoff(self.policy.backoff, attempt)),
+            // The schedule counts the attempts left; a vendor's own ask replaces its wait when within the cap.
+            let wait = match (waits.next(), retry_after) {
+                (None, _) | (_, Some(RetryAfter::TooLong(_))) => None,
+                (Some(_), Some(RetryAfter::Wait(asked))) => Some(asked),
+                (Some(scheduled), None) => Some(scheduled),
             };
             let Some(wait) = wait else {
                 tracing::warn!(vendor, op, attempt, error = %source, "ticketing request failed; not retrying");
+                let retry_after = retry_after.map(RetryAfter::asked);
                 return Err(TicketError::Unavailable { retry_after, source: Some(source) });
             };
             tracing::info!(vendor, op, attempt, wait_ms = wait.as_millis() as u64, error = %source, "retrying");
@@ -187,14 +197,16 @@ impl Sender {
                 source: Box::new(StatusError { vendor: self.vendor, status }),
             })
         };
+        let asked = || retry_after(response.headers(), self.policy.max_retry_after);
         match status.as_u16() {
             200..=299 => Ok(response),
-            429 => retry(retry_after(response.headers()), false),
             // GitHub answers a rate limit with 403 and says so in its headers.
-            403 if rate_limited(response.headers()) => retry(retry_after(response.headers()), false),
+            403 if rate_limited(response.headers()) => retry(asked(), false),
             401 | 403 => Err(Failure::Fail(TicketError::Unauthorized { status: status.as_u16() })),
             408 => retry(None, false),
-            500..=599 => retry(retry_after(response.headers()), true),
+            // A 5xx may have been acted on before it failed.
+            code @ 500..=599 if retryable_status(code) => retry(asked(), true),
+            code if retryable_status(code) => retry(asked(), false),
             400..=499 => {
                 let detail = vendor_detail(response).await;
                 Err(Failure::Fail(TicketError::Rejected { status: status.as_u16(), detail }))
@@ -218,28 +230,17 @@ impl Sender {
     }
 }
 
-/// Exponential backoff with equal jitter: half the step is fixed, half random, so clients that failed together
-/// do not come back together.
-fn backoff(base: Duration, failures: u32) -> Duration {
-    let step = base.saturating_mul(2u32.saturating_pow(failures.saturating_sub(1))).min(MAX_BACKOFF);
-    let half = step / 2;
-    let jitter_ms = rand::rng().random_range(0..=half.as_millis().min(u128::from(u64::MAX)) as u64);
-    half + Duration::from_millis(jitter_ms)
-}
-
-/// `Retry-After` as seconds or an HTTP date; for a GitHub rate limit, `x-ratelimit-reset` (epoch seconds).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// `Retry-After` as seconds or an HTTP date, judged against `cap`; for a GitHub rate limit without one,
+/// `x-ratelimit-reset` (epoch seconds).
+fn retry_after(headers: &HeaderMap, cap: Duration) -> Option<RetryAfter> {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let now = SystemTime::now();
     if let Some(v) = text(RETRY_AFTER.as_str()) {
-        if let Ok(secs) = v.parse::<u64>() {
-            return Some(Duration::from_secs(secs));
-        }
-        let at = httpdate::parse_http_date(v).ok()?;
-        return Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
+        return parse_retry_after(v, now, cap);
     }
     let reset = text("x-ratelimit-reset")?.parse::<u64>().ok()?;
-    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(reset);
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    let wait = until(SystemTime::UNIX_EPOCH + Duration::from_secs(reset), now);
+    Some(if wait > cap { RetryAfter::TooLong(wait) } else { RetryAfter::Wait(wait) })
 }
 
 fn rate_limited(headers: &HeaderMap) -> bool {
@@ -295,25 +296,25 @@ mod tests {
     use reqwest::header::HeaderValue;
 
     #[test]
-    fn backoff_doubles_within_its_jitter_and_is_capped() {
-        let base = Duration::from_millis(100);
-        for (failures, step) in [(1, 100), (2, 200), (3, 400)] {
-            let d = backoff(base, failures).as_millis();
-            assert!((step / 2..=step).contains(&d), "{failures}: {d}");
-        }
-        assert!(backoff(base, 40) <= MAX_BACKOFF);
+    fn the_policy_waits_on_the_shared_schedule_from_its_first_backoff() {
+        let policy = RetryPolicy { attempts: 3, backoff: Duration::from_millis(100), ..RetryPolicy::default() };
+        let waits: Vec<Duration> = policy.schedule().delays().collect();
+        assert_eq!(waits.len(), 2, "one wait fewer than attempts: {waits:?}");
+        assert!((Duration::from_millis(100)..Duration::from_millis(200)).contains(&waits[0]), "{waits:?}");
+        assert!((Duration::from_millis(200)..Duration::from_millis(400)).contains(&waits[1]), "{waits:?}");
     }
 
     #[test]
-    fn retry_after_reads_seconds_and_http_dates() {
+    fn retry_after_reads_the_header_then_a_github_rate_limit_reset() {
+        let cap = Duration::from_secs(300);
         let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
-        h.insert(RETRY_AFTER, HeaderValue::from_str(&later).unwrap());
-        let d = retry_after(&h).unwrap();
+        let reset = SystemTime::now() + Duration::from_secs(120);
+        let epoch = reset.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+        h.insert("x-ratelimit-reset", HeaderValue::from_str(&epoch.to_string()).unwrap());
+        let Some(RetryAfter::Wait(d)) = retry_after(&h, cap) else { panic!("{:?}", retry_after(&h, cap)) };
         assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120), "{d:?}");
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&h, cap), Some(RetryAfter::Wait(Duration::from_secs(7))));
+        assert_eq!(retry_after(&h, Duration::from_secs(5)), Some(RetryAfter::TooLong(Duration::from_secs(7))));
     }
 }

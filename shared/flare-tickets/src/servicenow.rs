@@ -12,15 +12,67 @@
 //! [`find`]: TicketSystem::find
 
 use async_trait::async_trait;
+use flare_core::config::{ConfigError, Env};
 use flare_core::{ExternalTicket, Incident, Severity, TicketError, TicketNumber, TicketSystem, TimelineEvent};
 use reqwest::{Method, RequestBuilder};
 use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::{ServiceNowAuth, ServiceNowConfig};
+use crate::env::{retry, url};
 use crate::render;
+use crate::retry::RetryPolicy;
 use crate::retry::{Created, Sender};
+
+#[derive(Debug)]
+pub enum ServiceNowAuth {
+    Basic { user: String, password: SecretString },
+    Bearer(SecretString),
+}
+
+#[derive(Debug)]
+pub struct ServiceNowConfig {
+    /// The instance, without a trailing slash.
+    pub(crate) instance: String,
+    pub(crate) auth: ServiceNowAuth,
+    /// `work_notes` or `comments`.
+    pub(crate) comment_field: &'static str,
+    pub(crate) close_code: String,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl ServiceNowConfig {
+    /// Reads this vendor's variables (see the table in `config`); each error names its variable.
+    pub(crate) fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let instance =
+            url(env, "FLARE_SERVICENOW_URL", "the https URL of the instance, like https://acme.service-now.com")?;
+        let auth = match env.optional("FLARE_SERVICENOW_TOKEN") {
+            Some(token) => ServiceNowAuth::Bearer(token.into()),
+            None => ServiceNowAuth::Basic {
+                user: env.required("FLARE_SERVICENOW_USER", "the integration user (or set FLARE_SERVICENOW_TOKEN)")?,
+                password: env.required("FLARE_SERVICENOW_PASSWORD", "the integration user's password")?.into(),
+            },
+        };
+        let comment_field = match env.optional("FLARE_SERVICENOW_COMMENT_FIELD").as_deref() {
+            None | Some("work_notes") => "work_notes",
+            Some("comments") => "comments",
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "FLARE_SERVICENOW_COMMENT_FIELD",
+                    expected: "work_notes or comments",
+                });
+            }
+        };
+        Ok(Self {
+            instance: instance.as_str().trim_end_matches('/').to_string(),
+            auth,
+            comment_field,
+            close_code: env.optional("FLARE_SERVICENOW_CLOSE_CODE").unwrap_or_else(|| "Solution provided".into()),
+            retry: retry(env)?,
+        })
+    }
+}
 
 const KIND: &str = "servicenow";
 /// ServiceNow's `short_description` holds 160 characters.

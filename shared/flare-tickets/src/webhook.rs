@@ -15,24 +15,56 @@
 //!
 //! [`find`]: TicketSystem::find
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use flare_core::config::{ConfigError, Env};
 use flare_core::view::{EventView, IncidentView};
-use flare_core::{ExternalTicket, Incident, TicketError, TicketNumber, TicketSystem, TimelineEvent};
+use flare_core::{Clock, ExternalTicket, Incident, TicketError, TicketNumber, TicketSystem, TimelineEvent};
 use hmac::{Hmac, Mac};
 use reqwest::RequestBuilder;
+use reqwest::Url;
 use secrecy::ExposeSecret;
+use secrecy::SecretString;
 use serde::Serialize;
 use sha2::Sha256;
 
-use crate::config::WebhookConfig;
+use crate::env::{retry, url};
 use crate::render;
+use crate::retry::RetryPolicy;
 use crate::retry::Sender;
+
+#[derive(Debug)]
+pub struct WebhookConfig {
+    pub(crate) url: Url,
+    pub(crate) secret: SecretString,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl WebhookConfig {
+    /// Reads this vendor's variables (see the table in `config`); each error names its variable.
+    pub(crate) fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        const SECRET: &str = "FLARE_WEBHOOK_SECRET";
+        const SECRET_EXPECTED: &str = "the shared HMAC key, at least 16 characters";
+        let secret = env.required(SECRET, SECRET_EXPECTED)?;
+        if secret.chars().count() < 16 {
+            return Err(ConfigError::Invalid { name: SECRET, expected: SECRET_EXPECTED });
+        }
+        Ok(Self {
+            url: url(env, "FLARE_WEBHOOK_URL", "the https URL that receives Flare's ticket events")?,
+            secret: secret.into(),
+            retry: retry(env)?,
+        })
+    }
+}
 
 const KIND: &str = "webhook";
 
 pub(crate) struct Webhook {
     http: Sender,
     config: WebhookConfig,
+    /// Stamps each delivery, so tests fix the signed timestamp.
+    clock: Arc<dyn Clock>,
 }
 
 #[derive(Serialize)]
@@ -44,8 +76,8 @@ struct Payload {
 }
 
 impl Webhook {
-    pub(crate) fn new(http: Sender, config: WebhookConfig) -> Self {
-        Self { http, config }
+    pub(crate) fn new(http: Sender, config: WebhookConfig, clock: Arc<dyn Clock>) -> Self {
+        Self { http, config, clock }
     }
 
     async fn deliver(
@@ -66,7 +98,7 @@ impl Webhook {
             .map_err(|_| TicketError::Invalid("the webhook secret cannot key HMAC-SHA256".into()))?;
         let delivery = format!("{}:{}", incident.ticket, timeline.seq);
         let build = || -> RequestBuilder {
-            let timestamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+            let timestamp = self.clock.now().unix_timestamp().to_string();
             self.http
                 .client()
                 .post(self.config.url.clone())

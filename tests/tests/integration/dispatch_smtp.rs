@@ -38,7 +38,7 @@ async fn site() -> Site {
         ApiKey::generate(PersonName::parse("name", "monitoring").unwrap(), vec![Scope::IncidentsWrite], NOW);
     store.create_api_key(&key).await.unwrap();
     let config = HttpConfig::default();
-    let unsubscribe = flare_http::unsubscribe_key(&config.session_key);
+    let unsubscribe = config.session_key.unsubscribe_key();
     let app = flare_http::app(AppState::new(service.clone(), config));
     let smtp = mailer();
     smtp.register_template(NOTICE.name, NOTICE.subject, NOTICE.html, NOTICE.text);

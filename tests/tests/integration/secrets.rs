@@ -1,5 +1,5 @@
-//! The dispatcher's secret read from Secrets Manager (moto's server, started by `scripts/test`) and laid over
-//! the environment, as the dispatcher does at cold start.
+//! The functions' secrets read from Secrets Manager (moto's server, started by `scripts/test`) and laid over
+//! the environment, as every function does at cold start.
 
 use flare_aws::secrets::{Secrets, SecretsError, local_secrets_client};
 
@@ -46,6 +46,26 @@ async fn the_secret_is_read_by_its_arn_and_wins_over_the_environment() {
     assert_eq!(env.optional("FLARE_SERVICENOW_USER").as_deref(), Some("flare"));
     assert_eq!(env.optional("FLARE_TICKETS").as_deref(), Some("servicenow"));
     assert!(!format!("{secrets:?}").contains("from-secrets-manager"));
+}
+
+#[tokio::test]
+async fn several_secrets_are_read_in_order_and_the_later_wins_a_name_both_hold() {
+    let client = local_secrets_client(&moto());
+    let mut arns = Vec::new();
+    for text in [
+        r#"{"FLARE_SESSION_KEY": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83v", "FLARE_TICKETS": "jira"}"#,
+        r#"{"FLARE_TICKETS": "servicenow", "FLARE_SERVICENOW_PASSWORD": "from-the-second"}"#,
+    ] {
+        let created = client.create_secret().name(unique("flare-many")).secret_string(text).send().await.unwrap();
+        arns.push(created.arn().unwrap().to_string());
+    }
+
+    let secrets = Secrets::load_all(&client, &arns).await.unwrap();
+    let env = secrets.over(|_| None);
+    assert_eq!(env.optional("FLARE_TICKETS").as_deref(), Some("servicenow"));
+    assert_eq!(env.optional("FLARE_SERVICENOW_PASSWORD").as_deref(), Some("from-the-second"));
+    let key = flare_core::SessionKey::from_env(&env).unwrap();
+    assert_eq!(key.expose_bytes().len(), 33, "the session key came from the first secret");
 }
 
 #[tokio::test]

@@ -268,3 +268,75 @@ fn the_dispatcher_publishes_only_to_its_encrypted_topic() {
     let env = &doc["Resources"]["DispatcherFunction"]["Properties"]["Environment"]["Variables"];
     assert_eq!(referenced(&doc, &env["FLARE_TOPIC_ARN"]), topic);
 }
+
+/// Every `Environment.Variables` map in the template, named by where it is: the globals and each function.
+fn environments(doc: &Yaml) -> Vec<(String, &yaml_rust2::yaml::Hash)> {
+    let mut found = Vec::new();
+    if let Some(vars) = doc["Globals"]["Function"]["Environment"]["Variables"].as_hash() {
+        found.push(("Globals".to_string(), vars));
+    }
+    for (name, resource) in doc["Resources"].as_hash().unwrap() {
+        if let Some(vars) = resource["Properties"]["Environment"]["Variables"].as_hash() {
+            found.push((name.as_str().unwrap().to_string(), vars));
+        }
+    }
+    found
+}
+
+/// Every string inside a value, through intrinsic functions (`Fn::Sub`, `Fn::If`, `Fn::Join`...).
+fn strings(value: &Yaml) -> Vec<&str> {
+    match value {
+        Yaml::String(s) => vec![s.as_str()],
+        Yaml::Array(items) => items.iter().flat_map(strings).collect(),
+        Yaml::Hash(map) => map.iter().flat_map(|(k, v)| strings(k).into_iter().chain(strings(v))).collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[test]
+fn no_environment_value_in_the_template_is_a_secret() {
+    let doc = template();
+    let envs = environments(&doc);
+    let names: Vec<&str> = envs.iter().flat_map(|(_, vars)| vars.keys().filter_map(Yaml::as_str)).collect();
+    assert!(names.contains(&"FLARE_TABLE") && names.contains(&"FLARE_SENDER"), "the walk saw the environments");
+    for (place, vars) in &envs {
+        for (name, value) in vars.iter() {
+            let name = name.as_str().unwrap();
+            for text in strings(value) {
+                assert!(!text.contains("{{resolve:secretsmanager"), "{place} resolves a secret into {name}");
+                assert!(!text.contains("{{resolve:ssm-secure"), "{place} resolves a secure parameter into {name}");
+            }
+            let secret_named = ["SECRET", "PASSWORD", "TOKEN", "KEY"].iter().any(|word| name.contains(word));
+            assert!(
+                !secret_named || name.ends_with("_ARN"),
+                "{place} puts a secret-named variable {name} in plain sight"
+            );
+        }
+    }
+}
+
+/// The statements of a SAM function's inline `Policies`.
+fn function_statements<'a>(doc: &'a Yaml, function: &str) -> Vec<&'a Yaml> {
+    let policies = doc["Resources"][function]["Properties"]["Policies"].as_vec().expect("inline policies");
+    policies.iter().flat_map(|p| p["Statement"].as_vec().into_iter().flatten()).collect()
+}
+
+#[test]
+fn every_function_may_read_the_session_secret_it_is_pointed_at() {
+    let doc = template();
+    let session = Yaml::String("SessionSecretArn".into());
+    let reads_session = |statement: &Yaml| {
+        actions(statement) == ["secretsmanager:GetSecretValue"] && statement["Resource"]["Ref"] == session
+    };
+    let globals = &doc["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(globals["FLARE_SECRETS_ARN"]["Ref"], session, "the HTTP functions are pointed at the secret");
+    for function in ["IntakeFunction", "DashboardFunction"] {
+        assert!(function_statements(&doc, function).into_iter().any(reads_session), "{function} may read it");
+    }
+    let dispatcher = &doc["Resources"]["DispatcherFunction"]["Properties"]["Environment"]["Variables"];
+    assert!(
+        strings(&dispatcher["FLARE_SECRETS_ARN"]).contains(&"SessionSecretArn"),
+        "the dispatcher reads the session secret, to sign unsubscribe links"
+    );
+    assert!(dispatcher_statements(&doc).iter().any(reads_session), "the dispatcher's role may read it");
+}

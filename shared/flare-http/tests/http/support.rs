@@ -109,9 +109,9 @@ impl TestApp {
         store.create_api_key(&reader_key).await.unwrap();
 
         let mut config = HttpConfig::new(SessionKey::from_bytes(&[42; 32]).unwrap());
-        config.cors_origins = vec![ALLOWED_ORIGIN.to_string()];
+        config.cors_origins = vec![flare_http::CorsOrigin::parse(ALLOWED_ORIGIN).unwrap()];
         configure(&mut config);
-        let unsubscribe = flare_http::unsubscribe_key(&config.session_key);
+        let unsubscribe = config.session_key.unsubscribe_key();
         let service = IncidentService::new(store.clone(), clock.clone());
         let router = flare_http::app(AppState::new(service, config));
         Self { router, store, clock, writer, reader, unsubscribe, _dir: dir }

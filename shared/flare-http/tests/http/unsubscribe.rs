@@ -104,7 +104,7 @@ async fn a_tampered_link_is_400_and_removes_nothing() {
 #[tokio::test]
 async fn a_link_signed_with_another_key_is_400() {
     let app = with_subscribers().await;
-    let other = flare_http::unsubscribe_key(&SessionKey::from_bytes(&[7; 32]).unwrap());
+    let other = SessionKey::from_bytes(&[7; 32]).unwrap().unsubscribe_key();
     let reply = app.get(&link(&other, "ada@example.com", &["vpn"]), None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
     assert_eq!(contacts(&app, "vpn").await.len(), 3);

@@ -101,6 +101,9 @@ async fn resolving_closes_the_issue_as_completed_then_comments() {
 
     let resolved = event(EventKind::Resolved, Some("Fixed"));
     sync(&*github(&server), &ticketed("github", "octo/ops#1347"), &resolved).await.unwrap();
+
+    let expected = [call("PATCH", &format!("{ISSUES}/1347")), call("POST", &format!("{ISSUES}/1347/comments"))];
+    assert_eq!(calls(&server).await, expected, "closed first, then commented");
 }
 
 #[tokio::test]

@@ -111,6 +111,14 @@ async fn resolving_runs_the_configured_done_transition_then_comments() {
 
     let resolved = event(EventKind::Resolved, Some("Fixed"));
     sync(&*jira(&server), &ticketed("jira", "OPS-24"), &resolved).await.unwrap();
+
+    let issue = "/rest/api/3/issue/OPS-24";
+    let expected = [
+        call("GET", &format!("{issue}/transitions")),
+        call("POST", &format!("{issue}/transitions")),
+        call("POST", &format!("{issue}/comment")),
+    ];
+    assert_eq!(calls(&server).await, expected, "transitioned first, then commented");
 }
 
 #[tokio::test]

@@ -65,6 +65,27 @@ pub fn webhook(server: &MockServer) -> Box<dyn TicketSystem> {
     ])
 }
 
+/// A clock that always reads the same instant.
+#[derive(Debug)]
+pub struct FixedClock(pub time::OffsetDateTime);
+
+impl flare_core::Clock for FixedClock {
+    fn now(&self) -> time::OffsetDateTime {
+        self.0
+    }
+}
+
+/// The webhook adapter on a fixed clock.
+pub fn webhook_at(server: &MockServer, now: time::OffsetDateTime) -> Box<dyn TicketSystem> {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("FLARE_TICKETS", "webhook".into()),
+        ("FLARE_WEBHOOK_URL", format!("{}/hooks/flare", server.uri())),
+        ("FLARE_WEBHOOK_SECRET", WEBHOOK_SECRET.into()),
+    ]);
+    let config = flare_tickets::TicketsConfig::from_env(&Env::from_lookup(move |name| vars.get(name).cloned()));
+    config.unwrap().unwrap().build_with_clock(std::sync::Arc::new(FixedClock(now))).unwrap()
+}
+
 pub fn ticket() -> TicketNumber {
     TicketNumber::from_number(1042).unwrap()
 }
@@ -109,4 +130,15 @@ pub fn event(kind: EventKind, message: Option<&str>) -> TimelineEvent {
 pub async fn requests(server: &MockServer, method: &str, path: &str) -> Vec<Request> {
     let all = server.received_requests().await.unwrap();
     all.into_iter().filter(|r| r.method.as_str() == method && r.url.path() == path).collect()
+}
+
+/// Every request the server received, as (method, path), in the order they arrived.
+pub async fn calls(server: &MockServer) -> Vec<(String, String)> {
+    let received = server.received_requests().await.unwrap_or_default();
+    received.iter().map(|r| (r.method.to_string(), r.url.path().to_string())).collect()
+}
+
+/// `(method, path)` as [`calls`] lists them.
+pub fn call(method: &str, path: &str) -> (String, String) {
+    (method.to_string(), path.to_string())
 }

@@ -28,7 +28,8 @@ async fn opening_posts_a_body_whose_signature_verifies_with_the_shared_secret() 
     let server = MockServer::start().await;
     receiver(&server).await;
 
-    let got = sync(&*webhook(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
+    let now = time::macros::datetime!(2026-11-30 12:00 UTC);
+    let got = sync(&*webhook_at(&server, now), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
     assert_eq!((got.system.as_str(), got.key.as_str(), got.url), ("webhook", "INC-1042", None));
 
     let sent = &requests(&server, "POST", "/hooks/flare").await[0];
@@ -38,8 +39,7 @@ async fn opening_posts_a_body_whose_signature_verifies_with_the_shared_secret() 
     mac.update(&sent.body);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     assert_eq!(header_of(sent, "X-Flare-Signature"), expected);
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    assert!((now - timestamp.parse::<i64>().unwrap()).abs() < 60);
+    assert_eq!(timestamp, now.unix_timestamp().to_string(), "stamped by the injected clock");
 
     let body: Value = sent.body_json().unwrap();
     assert_eq!(body["event"], "opened");
