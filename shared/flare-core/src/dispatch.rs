@@ -146,13 +146,12 @@ impl Dispatcher {
         let store = self.service.store();
         let recorded = store.event(ticket, seq).await?.ok_or(DispatchError::Missing { ticket, seq })?;
         let event = recorded.event;
-        let (mirror, notify) = match event.kind {
+        match event.kind {
             // The dispatcher's own record of a ticket it linked: mirroring it would comment on the ticket about
             // itself, and nobody is told about bookkeeping.
             EventKind::TicketLinked => return Ok(DispatchReport::default()),
-            EventKind::Opened | EventKind::Updated | EventKind::Resolved | EventKind::Reopened => (true, event.notify),
-            EventKind::Note => (true, false),
-        };
+            EventKind::Opened | EventKind::Updated | EventKind::Resolved | EventKind::Reopened | EventKind::Note => {}
+        }
         let incident = match recorded.incident {
             Some(incident) => incident,
             // Events stored before the stores kept the incident beside each event: the current state is the
@@ -163,13 +162,13 @@ impl Dispatcher {
         let mut report = DispatchReport::default();
         let mut owed = Vec::new();
 
-        if mirror && let Some(system) = self.channels.tickets.as_deref() {
+        if let Some(system) = self.channels.tickets.as_deref() {
             let prior = on(&done, DeliveryChannel::Ticket);
             if let Err(e) = self.ticket(system, &incident, &event, &prior, &mut report.ticket).await {
                 owed.push(e);
             }
         }
-        if notify {
+        if event_notifies(&event) {
             if let Some(mailer) = self.channels.mailer.as_deref() {
                 let prior = on(&done, DeliveryChannel::Email);
                 if let Err(e) = self.email(mailer, &incident, &event, &prior, &mut report.email).await {

@@ -357,3 +357,14 @@ async fn a_postponed_event_goes_out_once_its_channel_is_back() {
     assert_eq!(worker.drain().await.unwrap(), Drained { delivered: 2, postponed: 0 });
     assert_eq!((site.mailer.mails().len(), site.publisher.count()), (1, 1));
 }
+
+#[tokio::test]
+async fn an_event_stored_before_events_kept_their_incident_is_told_with_the_current_one() {
+    let site = site().await;
+    let ticket = site.open().await;
+    let conn = rusqlite::Connection::open(site.dir.path().join("flare.db")).unwrap();
+    conn.execute("UPDATE timeline SET incident = NULL", []).unwrap();
+    site.resolve(ticket).await;
+    site.dispatcher().dispatch(ticket, 1).await.unwrap();
+    assert_eq!(site.mailer.mails()[0].shared["status"], "resolved", "the current state is the best there is");
+}
