@@ -7,20 +7,20 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use flare_core::timefmt::{parse_rfc3339, rfc3339};
 use flare_core::view::{IncidentDetailView, IncidentView, SystemView};
 use flare_core::{Cursor, FieldError, Severity, Status, SystemId, ValidationErrors, Window, WindowQuery, limits};
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime};
 
-use crate::auth;
+use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::request::path_ticket;
+use crate::respond::cached_json;
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -29,38 +29,6 @@ struct ListView {
     to: String,
     incidents: Vec<IncidentView>,
     next: Option<String>,
-}
-
-/// `body` as JSON with validators, or 304 when the client's copy is current.
-pub(crate) fn cached_json(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Vec<u8>,
-    etag: Option<String>,
-) -> Result<Response, ApiError> {
-    let etag = etag.unwrap_or_else(|| format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]));
-    let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
-    let private = !state.config().public_reads;
-    let cache = HeaderValue::from_static(if private { "private, no-cache" } else { "no-cache" });
-    let fresh = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag);
-    let mut response = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
-    };
-    let out = response.headers_mut();
-    out.insert(header::ETAG, etag_value);
-    out.insert(header::CACHE_CONTROL, cache);
-    if private {
-        out.append(header::VARY, HeaderValue::from_static("authorization, cookie"));
-    }
-    Ok(response)
 }
 
 fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
@@ -156,10 +124,10 @@ fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, A
 /// `GET /api/incidents?from&to&status&severity&system&limit&cursor`.
 pub(crate) async fn list(
     State(state): State<AppState>,
+    _: Reader,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    auth::reader(&state, &headers).await?;
     let query = window_query(raw.as_deref(), state.now())?;
     let page = state.store().list_window(&query).await?;
     let view = ListView {
@@ -174,10 +142,10 @@ pub(crate) async fn list(
 /// `GET /api/incidents/{ticket}`, with its timeline.
 pub(crate) async fn detail(
     State(state): State<AppState>,
+    _: Reader,
     Path(ticket): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::reader(&state, &headers).await?;
     let ticket = path_ticket(&ticket)?;
     let incident =
         state.store().get(ticket).await?.ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
@@ -188,8 +156,11 @@ pub(crate) async fn detail(
 }
 
 /// `GET /api/systems`: the catalog, without owners' contact details.
-pub(crate) async fn systems(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::reader(&state, &headers).await?;
+pub(crate) async fn systems(
+    State(state): State<AppState>,
+    _: Reader,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let systems = state.store().list_systems().await?;
     let list: Vec<SystemView> = systems.iter().map(SystemView::from).collect();
     cached_json(&state, &headers, to_json(&json!({ "systems": list }))?, None)

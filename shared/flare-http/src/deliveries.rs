@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use flare_core::timefmt::rfc3339;
 use flare_core::{Delivery, DeliveryChannel, EventKind, Refused, TicketNumber};
 use serde::Serialize;
 
-use crate::auth;
+use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::request::path_ticket;
 use crate::state::AppState;
@@ -80,10 +80,9 @@ fn view<'a>(ticket: TicketNumber, deliveries: &'a [Delivery], kinds: &BTreeMap<u
 /// `GET /api/incidents/{ticket}/deliveries`.
 pub(crate) async fn list(
     State(state): State<AppState>,
+    _: Admin,
     Path(raw): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::api_admin(&state, &headers).await?;
     let ticket = path_ticket(&raw)?;
     // Every incident has its opening event, so an empty timeline means no incident: one read tells both.
     let timeline = state.store().timeline(ticket).await?;

@@ -77,16 +77,21 @@ impl ApiError {
         }
     }
 
-    /// What the client is told, with internal errors logged in full under a fresh request id.
-    pub(crate) fn client_message(&self) -> (String, Option<String>) {
-        match self {
-            Self::Internal(source) => {
-                let request_id = crate::session::random_token();
-                error!(error = ?source, request_id = %request_id, "request failed");
-                ("internal error".to_string(), Some(request_id))
-            }
-            other => (other.to_string(), None),
-        }
+    /// Logs an internal error in full under a fresh request id, which it returns for the answer, so the client's
+    /// report and the log line meet. Called only while answering, so that asking what an error says has no
+    /// side effect.
+    pub(crate) fn log_internal(&self) -> Option<String> {
+        let Self::Internal(source) = self else {
+            return None;
+        };
+        let request_id = crate::session::random_token();
+        error!(error = ?source, request_id = %request_id, "request failed");
+        Some(request_id)
+    }
+
+    /// What the client is told: an internal error says only that, its cause is for the log.
+    pub(crate) fn client_message(&self) -> String {
+        self.to_string()
     }
 }
 
@@ -122,10 +127,9 @@ impl From<askama::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let (message, request_id) = self.client_message();
-        let mut body = json!({ "error": message });
-        if let Some(id) = request_id {
-            body["request_id"] = id.into();
+        let mut body = json!({ "error": self.client_message() });
+        if let Some(request_id) = self.log_internal() {
+            body["request_id"] = request_id.into();
         }
         if !self.fields().is_empty() {
             body["fields"] = json!(self.fields());

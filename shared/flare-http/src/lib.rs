@@ -25,6 +25,7 @@ mod openapi;
 mod pages;
 mod password;
 mod request;
+mod respond;
 mod session;
 mod state;
 mod systems_api;

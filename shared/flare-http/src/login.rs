@@ -5,18 +5,18 @@
 //! takes about as long, so the page never tells whether an account exists.
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use flare_core::Username;
+use serde::Deserialize;
 
 use crate::auth;
 use crate::error::ApiError;
 use crate::pages::{self, Nav, PageError};
 use crate::password::verify_password;
-use crate::request::{self, FormFields};
+use crate::request::FormBody;
 use crate::session::{CSRF_FIELD, LOGIN_COOKIE, LoginNonce, SESSION_COOKIE, Session, clear_cookie};
 use crate::state::AppState;
 
@@ -67,15 +67,20 @@ fn login_page(
     Ok(response)
 }
 
+/// Where to go after signing in.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ShowQuery {
+    next: Option<String>,
+}
+
 /// `GET /login?next=/form`.
 pub(crate) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    query: Result<Query<ShowQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let next = query
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(&q).ok())
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "next").map(|(_, v)| v));
+    // A garbled query string is a link to the login page all the same.
+    let next = query.ok().and_then(|Query(q)| q.next);
     let next = safe_next(next.as_deref());
     if auth::session_user(&state, &headers).await?.is_some() {
         return Ok(Redirect::to(&next).into_response());
@@ -89,10 +94,9 @@ pub(crate) async fn show(
 pub(crate) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<FormBody, ApiError>,
 ) -> Result<Response, PageError> {
-    let bytes = request::body(body)?;
-    let mut fields = FormFields::parse(&bytes)?;
+    let FormBody(mut fields) = body?;
     let csrf = fields.take(CSRF_FIELD);
     let next = safe_next(fields.take("next").as_deref());
     let username = fields.take("username").unwrap_or_default();
@@ -140,10 +144,9 @@ pub(crate) async fn submit(
 pub(crate) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<FormBody, ApiError>,
 ) -> Result<Response, PageError> {
-    let bytes = request::body(body)?;
-    let mut fields = FormFields::parse(&bytes)?;
+    let FormBody(mut fields) = body?;
     let csrf = fields.take(CSRF_FIELD);
     let key = &state.config().session_key;
     if let Some((session, mut user)) = auth::session_user(&state, &headers).await? {

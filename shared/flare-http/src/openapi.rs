@@ -5,8 +5,8 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 
-use crate::dashboard::cached_json;
 use crate::error::ApiError;
+use crate::respond::cached_json;
 use crate::state::AppState;
 
 /// The document, compiled in.

@@ -5,19 +5,16 @@
 //! checked whole before anything is written, so a 422 leaves the store as it was.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use flare_core::text::{PersonName, SystemName};
 use flare_core::{EmailAddress, FieldError, PhoneNumber, Subscriber, System, SystemId, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
-use crate::auth;
+use crate::auth::Admin;
 use crate::error::ApiError;
-use crate::request::{self, BodyKind};
+use crate::request::StrictJson;
 use crate::state::AppState;
 
 /// At most this many subscribers per `PUT /api/systems/{id}/subscribers`, so one call stays one bounded write.
@@ -26,7 +23,7 @@ pub(crate) const MAX_SUBSCRIBERS_PER_CALL: usize = 1_000;
 /// `PUT /api/systems/{id}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SystemJson {
+pub(crate) struct SystemJson {
     name: Option<String>,
     owner: Option<String>,
     owner_email: Option<String>,
@@ -35,7 +32,7 @@ struct SystemJson {
 /// One entry of `PUT /api/systems/{id}/subscribers`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SubscriberJson {
+pub(crate) struct SubscriberJson {
     email: Option<String>,
     phone: Option<String>,
     name: Option<String>,
@@ -43,7 +40,7 @@ struct SubscriberJson {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SubscribersJson {
+pub(crate) struct SubscribersJson {
     subscribers: Vec<SubscriberJson>,
 }
 
@@ -62,18 +59,6 @@ impl<'a> From<&'a Subscriber> for SubscriberView<'a> {
             phone: s.phone.as_ref().map(PhoneNumber::as_str),
             name: s.name.as_ref().map(PersonName::as_str),
         }
-    }
-}
-
-/// A JSON body, required.
-fn json_body<T: serde::de::DeserializeOwned>(
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<T, ApiError> {
-    let bytes = request::body(body)?;
-    match request::body_kind(headers, &bytes, false)? {
-        BodyKind::Json => request::json(&bytes),
-        BodyKind::Form | BodyKind::Empty => Err(ApiError::malformed("body", "is required")),
     }
 }
 
@@ -96,12 +81,10 @@ fn optional<T>(
 /// `PUT /api/systems/{id}`: creates or replaces the system; 200 with it.
 pub(crate) async fn put_system(
     State(state): State<AppState>,
+    Admin(principal): Admin,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    StrictJson(json): StrictJson<SystemJson>,
 ) -> Result<Response, ApiError> {
-    let principal = auth::api_admin(&state, &headers).await?;
-    let json: SystemJson = json_body(&headers, body)?;
     let mut errors = ValidationErrors::new();
     let id = errors.check(SystemId::parse("id", &raw_id));
     let name = match json.name.as_deref() {
@@ -126,10 +109,9 @@ pub(crate) async fn put_system(
 /// `GET /api/systems/{id}/subscribers`.
 pub(crate) async fn subscribers(
     State(state): State<AppState>,
+    _: Admin,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::api_admin(&state, &headers).await?;
     let system = existing_system(&state, &raw_id).await?;
     let subscribers = state.store().subscribers(&system.id).await?;
     let list: Vec<SubscriberView<'_>> = subscribers.iter().map(SubscriberView::from).collect();
@@ -162,12 +144,10 @@ fn parse_subscribers(system: &SystemId, entries: Vec<SubscriberJson>) -> Result<
 /// `PUT /api/systems/{id}/subscribers`: adds each subscriber, replacing one with the same contact. All or none.
 pub(crate) async fn put_subscribers(
     State(state): State<AppState>,
+    Admin(principal): Admin,
     Path(raw_id): Path<String>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    StrictJson(json): StrictJson<SubscribersJson>,
 ) -> Result<Response, ApiError> {
-    let principal = auth::api_admin(&state, &headers).await?;
-    let json: SubscribersJson = json_body(&headers, body)?;
     if json.subscribers.len() > MAX_SUBSCRIBERS_PER_CALL {
         return Err(ApiError::Invalid(
             FieldError::new(
