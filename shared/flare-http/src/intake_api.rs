@@ -12,9 +12,10 @@ use flare_core::view::CommittedView;
 use flare_core::{Channel, Command, Committed, Source};
 
 use crate::auth::{Principal, Writer};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::request::{
-    ActionJson, IdempotencyKey, IfMatch, JsonOrEmpty, JsonOrForm, OpenForm, OpenJson, UpdateJson, path_ticket,
+    ActionJson, IdempotencyKey, IfMatch, JsonOrEmpty, JsonOrForm, NoteJson, OpenForm, OpenJson, ReopenJson,
+    ResolveJson, UpdateJson, path_ticket,
 };
 use crate::respond::log_commit;
 use crate::state::AppState;
@@ -36,6 +37,33 @@ async fn answer(state: &AppState, committed: Committed, status: StatusCode) -> R
 }
 
 /// `POST /api/incidents`: JSON or urlencoded; 201 with `Location`.
+#[utoipa::path(
+    post,
+    path = "/api/incidents",
+    operation_id = "openIncident",
+    tag = "incidents",
+    summary = "Open an incident",
+    security(("bearer" = []), ("session" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes a retry answer as the first request did", pattern = "^[\\x21-\\x7e]{1,128}$"),
+        ("X-CSRF-Token" = Option<String>, Header, nullable = false, description = "A signed-in browser's CSRF token; not needed with an API key")
+    ),
+    request_body(content((OpenJson = "application/json"), (OpenForm = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 201, description = "Opened (or, for a repeated Idempotency-Key, opened before)", body = CommittedView,
+            headers(("ETag" = String, description = "The incident's version, for If-Match"),
+                    ("Location" = String, description = "The incident's URL"))),
+        (status = 400, description = "The body, a header or the ticket could not be read: names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+        (status = 403, description = "The caller may not change incidents, or a signed-in browser sent no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident changed meanwhile (names the current version) or refuses this change", body = ErrorBody),
+        (status = 413, description = "The body is larger than this server accepts", body = ErrorBody),
+        (status = 415, description = "The body is neither JSON nor (where accepted) a urlencoded form", body = ErrorBody),
+        (status = 422, description = "Values are invalid (each field named), nothing would change, or an Idempotency-Key was reused for another request", body = ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = ErrorBody)
+    )
+)]
 pub(crate) async fn open(
     State(state): State<AppState>,
     Writer(principal): Writer,
@@ -71,6 +99,34 @@ async fn execute(
 }
 
 /// `PATCH /api/incidents/{ticket}`.
+#[utoipa::path(
+    patch,
+    path = "/api/incidents/{ticket}",
+    operation_id = "updateIncident",
+    tag = "incidents",
+    summary = "Update an incident",
+    security(("bearer" = []), ("session" = [])),
+    params(
+        ("ticket" = String, Path, description = "The ticket number, like INC-1042", pattern = "^INC-[1-9][0-9]{0,17}$"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The incident's ETag (`\"3\"` or `3`) the change is made against, or `*`; a stale one is refused with 409", pattern = "^(\\*|\"?[0-9]{1,19}\"?)$"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes a retry answer as the first request did", pattern = "^[\\x21-\\x7e]{1,128}$"),
+        ("X-CSRF-Token" = Option<String>, Header, nullable = false, description = "A signed-in browser's CSRF token; not needed with an API key")
+    ),
+    request_body(content = Option<UpdateJson>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The change is committed: the incident as it now stands", body = CommittedView,
+            headers(("ETag" = String, description = "The incident's version, for If-Match"))),
+        (status = 400, description = "The body, a header or the ticket could not be read: names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+        (status = 403, description = "The caller may not change incidents, or a signed-in browser sent no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident changed meanwhile (names the current version) or refuses this change", body = ErrorBody),
+        (status = 413, description = "The body is larger than this server accepts", body = ErrorBody),
+        (status = 415, description = "The body is neither JSON nor (where accepted) a urlencoded form", body = ErrorBody),
+        (status = 422, description = "Values are invalid (each field named), nothing would change, or an Idempotency-Key was reused for another request", body = ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = ErrorBody)
+    )
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     Writer(principal): Writer,
@@ -86,8 +142,128 @@ pub(crate) async fn update(
     execute(&state, &principal, key, Command::Update(Box::new(command))).await
 }
 
-/// `POST /api/incidents/{ticket}/resolve`, `/reopen` and `/notes`: the body type says which.
-pub(crate) async fn action<J: ActionJson>(
+/// `POST /api/incidents/{ticket}/resolve`.
+#[utoipa::path(
+    post,
+    path = "/api/incidents/{ticket}/resolve",
+    operation_id = "resolveIncident",
+    tag = "incidents",
+    summary = "Resolve an incident",
+    security(("bearer" = []), ("session" = [])),
+    params(
+        ("ticket" = String, Path, description = "The ticket number, like INC-1042", pattern = "^INC-[1-9][0-9]{0,17}$"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The incident's ETag (`\"3\"` or `3`) the change is made against, or `*`; a stale one is refused with 409", pattern = "^(\\*|\"?[0-9]{1,19}\"?)$"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes a retry answer as the first request did", pattern = "^[\\x21-\\x7e]{1,128}$"),
+        ("X-CSRF-Token" = Option<String>, Header, nullable = false, description = "A signed-in browser's CSRF token; not needed with an API key")
+    ),
+    request_body(content = Option<ResolveJson>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The change is committed: the incident as it now stands", body = CommittedView,
+            headers(("ETag" = String, description = "The incident's version, for If-Match"))),
+        (status = 400, description = "The body, a header or the ticket could not be read: names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+        (status = 403, description = "The caller may not change incidents, or a signed-in browser sent no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident changed meanwhile (names the current version) or refuses this change", body = ErrorBody),
+        (status = 413, description = "The body is larger than this server accepts", body = ErrorBody),
+        (status = 415, description = "The body is neither JSON nor (where accepted) a urlencoded form", body = ErrorBody),
+        (status = 422, description = "Values are invalid (each field named), nothing would change, or an Idempotency-Key was reused for another request", body = ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = ErrorBody)
+    )
+)]
+pub(crate) async fn resolve(
+    state: State<AppState>,
+    writer: Writer,
+    ticket: Path<String>,
+    if_match: IfMatch,
+    key: IdempotencyKey,
+    body: JsonOrEmpty<ResolveJson>,
+) -> Result<Response, ApiError> {
+    action(state, writer, ticket, if_match, key, body).await
+}
+
+/// `POST /api/incidents/{ticket}/reopen`.
+#[utoipa::path(
+    post,
+    path = "/api/incidents/{ticket}/reopen",
+    operation_id = "reopenIncident",
+    tag = "incidents",
+    summary = "Reopen a resolved incident",
+    security(("bearer" = []), ("session" = [])),
+    params(
+        ("ticket" = String, Path, description = "The ticket number, like INC-1042", pattern = "^INC-[1-9][0-9]{0,17}$"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The incident's ETag (`\"3\"` or `3`) the change is made against, or `*`; a stale one is refused with 409", pattern = "^(\\*|\"?[0-9]{1,19}\"?)$"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes a retry answer as the first request did", pattern = "^[\\x21-\\x7e]{1,128}$"),
+        ("X-CSRF-Token" = Option<String>, Header, nullable = false, description = "A signed-in browser's CSRF token; not needed with an API key")
+    ),
+    request_body(content = Option<ReopenJson>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The change is committed: the incident as it now stands", body = CommittedView,
+            headers(("ETag" = String, description = "The incident's version, for If-Match"))),
+        (status = 400, description = "The body, a header or the ticket could not be read: names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+        (status = 403, description = "The caller may not change incidents, or a signed-in browser sent no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident changed meanwhile (names the current version) or refuses this change", body = ErrorBody),
+        (status = 413, description = "The body is larger than this server accepts", body = ErrorBody),
+        (status = 415, description = "The body is neither JSON nor (where accepted) a urlencoded form", body = ErrorBody),
+        (status = 422, description = "Values are invalid (each field named), nothing would change, or an Idempotency-Key was reused for another request", body = ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = ErrorBody)
+    )
+)]
+pub(crate) async fn reopen(
+    state: State<AppState>,
+    writer: Writer,
+    ticket: Path<String>,
+    if_match: IfMatch,
+    key: IdempotencyKey,
+    body: JsonOrEmpty<ReopenJson>,
+) -> Result<Response, ApiError> {
+    action(state, writer, ticket, if_match, key, body).await
+}
+
+/// `POST /api/incidents/{ticket}/notes`.
+#[utoipa::path(
+    post,
+    path = "/api/incidents/{ticket}/notes",
+    operation_id = "addNote",
+    tag = "incidents",
+    summary = "Add a note to the timeline",
+    security(("bearer" = []), ("session" = [])),
+    params(
+        ("ticket" = String, Path, description = "The ticket number, like INC-1042", pattern = "^INC-[1-9][0-9]{0,17}$"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The incident's ETag (`\"3\"` or `3`) the change is made against, or `*`; a stale one is refused with 409", pattern = "^(\\*|\"?[0-9]{1,19}\"?)$"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, description = "Makes a retry answer as the first request did", pattern = "^[\\x21-\\x7e]{1,128}$"),
+        ("X-CSRF-Token" = Option<String>, Header, nullable = false, description = "A signed-in browser's CSRF token; not needed with an API key")
+    ),
+    request_body(content = NoteJson, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The change is committed: the incident as it now stands", body = CommittedView,
+            headers(("ETag" = String, description = "The incident's version, for If-Match"))),
+        (status = 400, description = "The body, a header or the ticket could not be read: names the field", body = ErrorBody),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+        (status = 403, description = "The caller may not change incidents, or a signed-in browser sent no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 409, description = "The incident changed meanwhile (names the current version) or refuses this change", body = ErrorBody),
+        (status = 413, description = "The body is larger than this server accepts", body = ErrorBody),
+        (status = 415, description = "The body is neither JSON nor (where accepted) a urlencoded form", body = ErrorBody),
+        (status = 422, description = "Values are invalid (each field named), nothing would change, or an Idempotency-Key was reused for another request", body = ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = ErrorBody)
+    )
+)]
+pub(crate) async fn note(
+    state: State<AppState>,
+    writer: Writer,
+    ticket: Path<String>,
+    if_match: IfMatch,
+    key: IdempotencyKey,
+    body: JsonOrEmpty<NoteJson>,
+) -> Result<Response, ApiError> {
+    action(state, writer, ticket, if_match, key, body).await
+}
+
+/// Resolve, reopen and note share one shape: the body type says which command it is.
+async fn action<J: ActionJson>(
     State(state): State<AppState>,
     Writer(principal): Writer,
     Path(ticket): Path<String>,

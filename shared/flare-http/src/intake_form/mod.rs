@@ -18,6 +18,7 @@ use flare_core::{
     Actor, Channel, Command, Committed, FieldError, Scope, Source, System, TicketNumber, User, ValidationErrors,
 };
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use self::view::{Errors, FormPage};
 use crate::auth::{self, Principal};
@@ -110,12 +111,29 @@ fn page(status: StatusCode, page: &FormPage) -> Result<Response, PageError> {
 }
 
 /// The form page's query: a ticket to prefill the update and close sections with.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ShowQuery {
+    /// A ticket number like INC-1042; anything else leaves the sections blank.
     ticket: Option<String>,
 }
 
 /// `GET /form`, optionally `?ticket=INC-7` to prefill the update and close sections.
+#[utoipa::path(
+    get,
+    path = "/form",
+    operation_id = "form",
+    tag = "pages",
+    summary = "The help desk's form",
+    security((), ("session" = [])),
+    params(ShowQuery),
+    responses(
+        (status = 200, description = "The form", content_type = "text/html", body = String),
+        (status = 303, description = "Not signed in: the sign-in page", headers(("Location" = String, description = "Where to go"))),
+        (status = 403, description = "Signed in, but not allowed to change incidents", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+    )
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -140,6 +158,26 @@ fn idempotency_token(fields: &mut FormFields) -> String {
 }
 
 /// `POST /form/open`.
+#[utoipa::path(
+    post,
+    path = "/form/open",
+    operation_id = "formOpen",
+    tag = "pages",
+    summary = "Open an incident from the form",
+    security((), ("session" = [])),
+    request_body(content = OpenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Not signed in: the sign-in page, or after success the incident's page", headers(("Location" = String, description = "Where to go"))),
+        (status = 400, description = "The form could not be read: an unknown or repeated field", content_type = "text/html", body = String),
+        (status = 403, description = "Not allowed to change incidents, or the form's CSRF token is missing or expired", content_type = "text/html", body = String),
+        (status = 404, description = "The ticket names no incident", content_type = "text/html", body = String),
+        (status = 409, description = "The incident refuses this change", content_type = "text/html", body = String),
+        (status = 413, description = "The body is larger than this server accepts", content_type = "text/html", body = String),
+        (status = 415, description = "Not a urlencoded form", content_type = "text/html", body = String),
+        (status = 422, description = "Values are invalid: the page shows each beside its field", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+    )
+)]
 pub(crate) async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -190,6 +228,26 @@ async fn update_command(
 }
 
 /// `POST /form/update`.
+#[utoipa::path(
+    post,
+    path = "/form/update",
+    operation_id = "formUpdate",
+    tag = "pages",
+    summary = "Update an incident from the form",
+    security((), ("session" = [])),
+    request_body(content = UpdateForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Not signed in: the sign-in page, or after success the incident's page", headers(("Location" = String, description = "Where to go"))),
+        (status = 400, description = "The form could not be read: an unknown or repeated field", content_type = "text/html", body = String),
+        (status = 403, description = "Not allowed to change incidents, or the form's CSRF token is missing or expired", content_type = "text/html", body = String),
+        (status = 404, description = "The ticket names no incident", content_type = "text/html", body = String),
+        (status = 409, description = "The incident refuses this change", content_type = "text/html", body = String),
+        (status = 413, description = "The body is larger than this server accepts", content_type = "text/html", body = String),
+        (status = 415, description = "Not a urlencoded form", content_type = "text/html", body = String),
+        (status = 422, description = "Values are invalid: the page shows each beside its field", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+    )
+)]
 pub(crate) async fn update(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -213,6 +271,26 @@ pub(crate) async fn update(
 }
 
 /// `POST /form/close`.
+#[utoipa::path(
+    post,
+    path = "/form/close",
+    operation_id = "formClose",
+    tag = "pages",
+    summary = "Resolve an incident from the form",
+    security((), ("session" = [])),
+    request_body(content = CloseForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Not signed in: the sign-in page, or after success the incident's page", headers(("Location" = String, description = "Where to go"))),
+        (status = 400, description = "The form could not be read: an unknown or repeated field", content_type = "text/html", body = String),
+        (status = 403, description = "Not allowed to change incidents, or the form's CSRF token is missing or expired", content_type = "text/html", body = String),
+        (status = 404, description = "The ticket names no incident", content_type = "text/html", body = String),
+        (status = 409, description = "The incident refuses this change", content_type = "text/html", body = String),
+        (status = 413, description = "The body is larger than this server accepts", content_type = "text/html", body = String),
+        (status = 415, description = "Not a urlencoded form", content_type = "text/html", body = String),
+        (status = 422, description = "Values are invalid: the page shows each beside its field", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+    )
+)]
 pub(crate) async fn close(
     State(state): State<AppState>,
     headers: HeaderMap,

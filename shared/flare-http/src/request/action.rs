@@ -4,17 +4,24 @@
 use flare_core::text::{Message, RootCause};
 use flare_core::{AddNote, Command, FieldError, ReopenIncident, ResolveIncident, TicketNumber, ValidationErrors};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::body::FormFields;
-use super::fields::{api_time, form_bool, form_time, given, optional, required, told};
+use super::fields::{api_time, form_bool, form_time, given, optional, required, told, whole_number};
 
 /// `POST /api/incidents/{ticket}/resolve`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ResolveIncident)]
 pub(crate) struct ResolveJson {
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1)]
     pub(crate) version: Option<u64>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     resolved_at: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     message: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     root_cause: Option<String>,
     #[serde(default = "told")]
     notify: bool,
@@ -44,7 +51,8 @@ impl ActionJson for ResolveJson {
 }
 
 /// The close section of the intake form. A resolution message is required here: it is what people are told.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct CloseForm {
     pub(crate) ticket: Option<String>,
     pub(crate) resolved_at: Option<String>,
@@ -84,10 +92,14 @@ impl CloseForm {
 }
 
 /// `POST /api/incidents/{ticket}/reopen`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ReopenIncident)]
 pub(crate) struct ReopenJson {
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1)]
     pub(crate) version: Option<u64>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     message: Option<String>,
     #[serde(default = "told")]
     notify: bool,
@@ -107,10 +119,14 @@ impl ActionJson for ReopenJson {
 }
 
 /// `POST /api/incidents/{ticket}/notes`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AddNote)]
 pub(crate) struct NoteJson {
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1)]
     pub(crate) version: Option<u64>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     message: Option<String>,
 }
 

@@ -165,8 +165,9 @@ impl IfMatch {
     /// The expected version, given the body's `version`: the two must agree when both are sent.
     pub(crate) fn with_body(self, body: Option<u64>) -> Result<Option<u64>, ApiError> {
         match (self.0, body) {
+            // Both are read; they only disagree, which is the client's contradiction, not a syntax error.
             (Some(header), Some(b)) if header != b => {
-                Err(ApiError::malformed("version", "differs from the If-Match header"))
+                Err(ApiError::Invalid(FieldError::new("version", "differs from the If-Match header").into()))
             }
             (Some(header), _) => Ok(Some(header)),
             (None, b) => Ok(b),
@@ -225,7 +226,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for StrictJson<T> {
     }
 }
 
-/// A JSON body of a command whose fields are all optional: no body at all is `T::default()`.
+/// A JSON body of a command whose fields are all optional: no body at all, or `null`, is `T::default()`.
 #[derive(Debug)]
 pub(crate) struct JsonOrEmpty<T>(pub(crate) T);
 
@@ -235,7 +236,8 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for JsonOrEmp
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match read(req, state, false).await? {
             (BodyKind::Empty, _) => Ok(Self(T::default())),
-            (_, bytes) => json(&bytes).map(Self),
+            // `null` says as plainly as no body that nothing is given.
+            (_, bytes) => json::<Option<T>>(&bytes).map(|t| Self(t.unwrap_or_default())),
         }
     }
 }

@@ -168,6 +168,23 @@ pub(super) fn told() -> bool {
     true
 }
 
+/// A version from JSON: a whole number, also when written `3.0`, which JSON (and JSON Schema) count as the same
+/// integer. Anything else is refused by serde with the field's path.
+pub(crate) fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(n) = <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(v) = n.as_u64() {
+        return Ok(Some(v));
+    }
+    // Integers past 2^53 are not exact as floats, so only those below are taken from one.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && (0.0..EXACT).contains(&f) => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom(format!("invalid value: {n}, expected a whole number of at least 0"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +226,21 @@ mod tests {
         assert_eq!(form_email_list(raw), ["ada@example.com", "grace@example.com", "linus@example.com"]);
         assert_eq!(form_email_update(&Some(" None ".into())), Some(Vec::new()));
         assert_eq!(form_email_update(&Some("  ".into())), None);
+    }
+
+    #[test]
+    fn a_version_written_as_a_whole_float_is_that_integer() {
+        #[derive(serde::Deserialize)]
+        struct V {
+            #[serde(deserialize_with = "whole_number")]
+            version: Option<u64>,
+        }
+        let read = |json: &str| serde_json::from_str::<V>(json).map(|v| v.version);
+        assert_eq!(read(r#"{"version": 3.0}"#).unwrap(), Some(3));
+        assert_eq!(read(r#"{"version": 3}"#).unwrap(), Some(3));
+        assert_eq!(read(r#"{"version": null}"#).unwrap(), None);
+        assert!(read(r#"{"version": 3.5}"#).is_err());
+        assert!(read(r#"{"version": -1}"#).is_err());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use flare_core::text::{Description, PersonName, Title};
 use flare_core::{EmailAddress, FieldError, OpenIncident, Severity, Source, System, ValidationErrors};
 use serde::Deserialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::body::FormFields;
 use super::fields::{
@@ -64,10 +65,13 @@ impl OpenInput {
 }
 
 /// One affected system in JSON.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AffectedSystem)]
 pub(crate) struct SystemJson {
+    #[schema(pattern = "^[a-z0-9_][a-z0-9_-]{0,63}$", max_length = 64)]
     system: String,
+    #[schema(value_type = flare_core::Impact)]
     impact: String,
 }
 
@@ -84,19 +88,29 @@ pub(super) fn json_systems(list: Vec<SystemJson>) -> Vec<RawSystem> {
 }
 
 /// `POST /api/incidents` as JSON.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = OpenIncident)]
 pub(crate) struct OpenJson {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
     title: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     description: Option<String>,
+    #[schema(value_type = flare_core::Severity, required = true)]
     severity: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 50)]
     systems: Vec<SystemJson>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
     engineer: Option<String>,
+    #[schema(value_type = Option<String>, format = Email, max_length = 254, pattern = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
     engineer_email: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 20)]
     notify_emails: Vec<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     started_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     detected_at: Option<String>,
     #[serde(default = "told")]
     notify: bool,
@@ -126,7 +140,8 @@ impl OpenJson {
 /// The open section of the intake form (and form-encoded `POST /api/incidents`), as typed, so that a page with
 /// errors shows the agent's input again. Affected systems are `impact.<system id>` fields, blank or `none` for
 /// "not affected"; `notify_emails` is one text of addresses separated by commas, semicolons or new lines.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct OpenForm {
     pub(crate) title: Option<String>,
     pub(crate) description: Option<String>,
@@ -138,6 +153,7 @@ pub(crate) struct OpenForm {
     pub(crate) detected_at: Option<String>,
     pub(crate) tz_offset: Option<String>,
     pub(crate) notify: Option<String>,
+    #[serde(skip)]
     pub(crate) impacts: Vec<(String, String)>,
 }
 

@@ -7,10 +7,12 @@ use flare_core::{
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::body::FormFields;
 use super::fields::{
     RawSystem, api_time, email_list, form_bool, form_email_update, form_time, given, optional, required, systems,
+    whole_number,
 };
 use super::open::{SystemJson, form_systems, json_systems};
 
@@ -89,22 +91,38 @@ impl UpdateInput {
 }
 
 /// `PATCH /api/incidents/{ticket}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateIncident)]
 pub(crate) struct UpdateJson {
+    #[serde(default, deserialize_with = "whole_number")]
+    #[schema(minimum = 1)]
     pub(crate) version: Option<u64>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
     title: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     description: Option<String>,
+    #[schema(value_type = Option<flare_core::Severity>)]
     severity: Option<String>,
+    #[schema(value_type = Option<flare_core::Status>)]
     status: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
     engineer: Option<String>,
+    #[schema(value_type = Option<String>, format = Email, max_length = 254, pattern = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")]
     engineer_email: Option<String>,
+    #[schema(max_items = 20)]
     notify_emails: Option<Vec<String>>,
+    #[schema(max_items = 50)]
     systems: Option<Vec<SystemJson>>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     started_at: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
     detected_at: Option<String>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     root_cause: Option<String>,
+    #[schema(max_items = 50)]
     follow_ups: Option<Vec<String>>,
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     message: Option<String>,
     #[serde(default)]
     notify: bool,
@@ -142,7 +160,8 @@ impl UpdateJson {
 /// The update section of the intake form. Blank fields are left unchanged; `impact.<id>` rows are blank to keep
 /// a system as it is, `none` to remove it, or an impact to set it. `notify_emails` replaces the list, and `none`
 /// clears it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct UpdateForm {
     pub(crate) ticket: Option<String>,
     pub(crate) title: Option<String>,
@@ -156,6 +175,7 @@ pub(crate) struct UpdateForm {
     pub(crate) tz_offset: Option<String>,
     pub(crate) message: Option<String>,
     pub(crate) notify: Option<String>,
+    #[serde(skip)]
     pub(crate) impacts: Vec<(String, String)>,
 }
 
