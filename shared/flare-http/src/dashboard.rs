@@ -59,14 +59,15 @@ pub(crate) struct Health {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code, reason = "describes the query that window_query reads, for the document")]
 pub(crate) struct WindowParams {
-    /// The window's start: an RFC 3339 time or a date (midnight UTC), from the year 1970.
+    /// The window's start: an RFC 3339 time or a date (midnight UTC), from the year 1970. (The pattern leaves out
+    /// 29 February, which the server takes in leap years.)
     #[param(
-        pattern = "^(19[7-9][0-9]|[2-8][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+        pattern = "^(19[7-9][0-9]|[2-8][0-9]{3})-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
     )]
     from: Option<String>,
     /// The window's end (exclusive), as `from`. The window is at most 366 days and `from` is before `to`.
     #[param(
-        pattern = "^(19[7-9][0-9]|[2-8][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+        pattern = "^(19[7-9][0-9]|[2-8][0-9]{3})-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
     )]
     to: Option<String>,
     /// Only incidents in this status.
@@ -76,7 +77,7 @@ pub(crate) struct WindowParams {
     #[param(value_type = Option<flare_core::Severity>)]
     severity: Option<String>,
     /// Only incidents affecting this system.
-    #[param(pattern = "^[a-z0-9_][a-z0-9_-]{0,63}$")]
+    #[param(pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")]
     system: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]

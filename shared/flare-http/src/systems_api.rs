@@ -134,7 +134,7 @@ fn optional<T>(
     tag = "admin",
     summary = "Create or replace a system of the catalog",
     security(("bearer" = []), ("session" = [])),
-    params(("id" = String, Path, description = "The system's catalog id, a lowercase slug", pattern = "^[a-z0-9_][a-z0-9_-]{0,63}$")),
+    params(("id" = String, Path, description = "The system's catalog id, a slug (read in lower case)", pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")),
     request_body(content = SystemJson, content_type = "application/json"),
     responses(
         (status = 200, description = "The system as stored", body = CatalogSystemView),
@@ -182,7 +182,7 @@ pub(crate) async fn put_system(
     tag = "admin",
     summary = "A system's subscribers",
     security(("bearer" = []), ("session" = [])),
-    params(("id" = String, Path, description = "The system's catalog id, a lowercase slug", pattern = "^[a-z0-9_][a-z0-9_-]{0,63}$")),
+    params(("id" = String, Path, description = "The system's catalog id, a slug (read in lower case)", pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")),
     responses(
         (status = 200, description = "The system and its subscribers", body = SubscriberListView,
             headers(("Cache-Control" = String, description = "`private, no-store`: personal data"))),
@@ -234,7 +234,7 @@ fn parse_subscribers(system: &SystemId, entries: Vec<SubscriberJson>) -> Result<
     tag = "admin",
     summary = "Add subscribers to a system, all or none",
     security(("bearer" = []), ("session" = [])),
-    params(("id" = String, Path, description = "The system's catalog id, a lowercase slug", pattern = "^[a-z0-9_][a-z0-9_-]{0,63}$")),
+    params(("id" = String, Path, description = "The system's catalog id, a slug (read in lower case)", pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")),
     request_body(content = SubscribersJson, content_type = "application/json"),
     responses(
         (status = 200, description = "The system and all its subscribers now", body = SubscriberListView),

@@ -69,7 +69,7 @@ impl OpenInput {
 #[serde(deny_unknown_fields)]
 #[schema(as = AffectedSystem)]
 pub(crate) struct SystemJson {
-    #[schema(pattern = "^[a-z0-9_][a-z0-9_-]{0,63}$", max_length = 64)]
+    #[schema(pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$", max_length = 64)]
     system: String,
     #[schema(value_type = flare_core::Impact)]
     impact: String,
