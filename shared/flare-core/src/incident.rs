@@ -52,6 +52,23 @@ macro_rules! choice {
             }
         }
 
+        #[cfg(feature = "openapi")]
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                ::utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(::utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($wire),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl ::utoipa::ToSchema for $name {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
+            }
+        }
+
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let s = <String as ::serde::Deserialize>::deserialize(d)?;
@@ -130,6 +147,22 @@ impl SystemId {
         &self.0
     }
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for SystemId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[a-z0-9_][a-z0-9_-]*$"))
+            .min_length(Some(1))
+            .max_length(Some(limits::SYSTEM_ID_MAX))
+            .description(Some("A system's catalog id: a lowercase slug such as `vpn` or `payroll-eu`."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for SystemId {}
 
 impl TryFrom<String> for SystemId {
     type Error = String;

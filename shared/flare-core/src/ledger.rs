@@ -27,6 +27,7 @@ pub const BATCH_MAX: usize = 50;
 
 /// One recipient the service refused for good, with its reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refused {
     pub to: String,
     pub reason: String,

@@ -39,6 +39,20 @@ impl TicketNumber {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for TicketNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^INC-[1-9][0-9]{0,17}$"))
+            .examples(["INC-1042"])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for TicketNumber {}
+
 impl fmt::Display for TicketNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}{}", Self::PREFIX, self.0)

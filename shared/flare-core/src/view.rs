@@ -1,6 +1,8 @@
 //! The public JSON shape of incidents, timelines and systems: what the dashboard endpoint, the intake API and
 //! any other reader see. The domain types stay free to change; these views are the contract.
 //!
+//! With feature `openapi` each view describes itself (`utoipa::ToSchema`) for the HTTP API's document.
+//!
 //! Times are RFC 3339 in UTC. `duration` is whole seconds from start to resolution, `null` while open.
 
 use serde::Serialize;
@@ -16,6 +18,7 @@ use crate::timeline::{EventKind, FieldChange, TimelineEvent};
 
 /// One system an incident affects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AffectedSystemView {
     pub system: SystemId,
     pub impact: Impact,
@@ -23,6 +26,7 @@ pub struct AffectedSystemView {
 
 /// An incident as readers see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IncidentView {
     pub ticket: TicketNumber,
     pub title: String,
@@ -32,8 +36,11 @@ pub struct IncidentView {
     pub systems: Vec<AffectedSystemView>,
     pub engineer: Option<String>,
     pub reporter: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub started_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub detected_at: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub resolved_at: Option<String>,
     /// Seconds from start to resolution; `None` while the incident is open.
     pub duration: Option<i64>,
@@ -41,7 +48,9 @@ pub struct IncidentView {
     pub ticket_url: Option<String>,
     pub root_cause: Option<String>,
     pub follow_ups: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub updated_at: String,
     pub version: u64,
 }
@@ -80,6 +89,7 @@ impl From<&AffectedSystem> for AffectedSystemView {
 /// Who made a change. A person is shown by display name only: sign-in names are not published, so the
 /// timeline cannot be used to find accounts to attack. API keys and jobs show their public id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActorView {
     pub kind: ActorKind,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -96,6 +106,7 @@ impl From<&Actor> for ActorView {
 
 /// One field's value before and after a change; `null` means absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldChangeView {
     pub field: String,
     pub from: Value,
@@ -110,8 +121,10 @@ impl From<&FieldChange> for FieldChangeView {
 
 /// One timeline event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventView {
     pub seq: u64,
+    #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub at: String,
     pub actor: ActorView,
     pub kind: EventKind,
@@ -136,6 +149,7 @@ impl From<&TimelineEvent> for EventView {
 
 /// An incident with its whole timeline, oldest event first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IncidentDetailView {
     #[serde(flatten)]
     pub incident: IncidentView,
@@ -150,6 +164,7 @@ impl IncidentDetailView {
 
 /// A system of the catalog, without its owner's contact details.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SystemView {
     pub id: SystemId,
     pub name: String,
@@ -165,6 +180,7 @@ impl From<&System> for SystemView {
 /// The answer to a command: the incident's ticket and version after it, whether it replayed an earlier request
 /// with the same idempotency key, and the incident as it now stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommittedView {
     pub ticket: TicketNumber,
     pub version: u64,

@@ -17,11 +17,35 @@ static STATUS_JS_ETAG: LazyLock<String> = LazyLock::new(|| pages::strong_etag(ST
 static FLARE_SVG_ETAG: LazyLock<String> = LazyLock::new(|| pages::strong_etag(FLARE_SVG.as_bytes()));
 
 /// `GET /assets/status.js`: the status page's keyboard navigation and refresh.
+#[utoipa::path(
+    get,
+    path = "/assets/status.js",
+    operation_id = "statusScript",
+    tag = "pages",
+    summary = "The status page's script",
+    params(("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of the browser's copy")),
+    responses(
+        (status = 200, description = "The script", content_type = "text/javascript", body = String, headers(("ETag" = String, description = "Validator for If-None-Match"))),
+        (status = 304, description = "The browser's copy is current")
+    )
+)]
 pub(crate) async fn status_js(headers: HeaderMap) -> Response {
     serve(&headers, STATUS_JS, "text/javascript; charset=utf-8", &STATUS_JS_ETAG)
 }
 
 /// `GET /assets/flare.svg`: the icon.
+#[utoipa::path(
+    get,
+    path = "/assets/flare.svg",
+    operation_id = "icon",
+    tag = "pages",
+    summary = "The icon every page names",
+    params(("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of the browser's copy")),
+    responses(
+        (status = 200, description = "The icon", content_type = "image/svg+xml", body = String, headers(("ETag" = String, description = "Validator for If-None-Match"))),
+        (status = 304, description = "The browser's copy is current")
+    )
+)]
 pub(crate) async fn flare_svg(headers: HeaderMap) -> Response {
     serve(&headers, FLARE_SVG, "image/svg+xml", &FLARE_SVG_ETAG)
 }

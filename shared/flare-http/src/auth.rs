@@ -2,9 +2,14 @@
 //! (the session cookie). Every write needs a principal, which becomes the timeline's actor; reads follow
 //! `public_reads`.
 //!
+//! Handlers name the caller they need as an extractor ([`Writer`], [`Admin`], [`Reader`]), whose rejection is the
+//! [`ApiError`] that says what to send instead.
+//!
 //! A browser calling the API with its session cookie must also send the session's CSRF token in `X-CSRF-Token`,
 //! because a cross-site form post carries the cookie too.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use flare_core::{Actor, ApiKey, ApiKeyHash, Scope, User};
 
@@ -81,7 +86,7 @@ pub(crate) async fn session_user(state: &AppState, headers: &HeaderMap) -> Resul
 }
 
 /// The principal allowed to change incidents through the API, or why not.
-pub(crate) async fn api_writer(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+async fn api_writer(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let principal = api_principal(state, headers, needs_write).await?;
     if !principal.allows(Scope::IncidentsWrite) {
         return Err(ApiError::Forbidden(format!(
@@ -95,7 +100,7 @@ pub(crate) async fn api_writer(state: &AppState, headers: &HeaderMap) -> Result<
 
 /// The principal allowed to manage the catalog and its subscribers and to read the delivery ledger (all personal
 /// data), or why not.
-pub(crate) async fn api_admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+async fn api_admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let needs_admin = || {
         format!(
             "this needs an API key with scope {}: send Authorization: Bearer <key> \
@@ -151,4 +156,40 @@ pub(crate) async fn reader(state: &AppState, headers: &HeaderMap) -> Result<(), 
         return Ok(());
     }
     Err(ApiError::Unauthenticated(needs_read()))
+}
+
+/// A caller allowed to change incidents.
+#[derive(Debug, Clone)]
+pub(crate) struct Writer(pub(crate) Principal);
+
+impl FromRequestParts<AppState> for Writer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        api_writer(state, &parts.headers).await.map(Self)
+    }
+}
+
+/// A caller allowed to manage the catalog and read the delivery ledger.
+#[derive(Debug, Clone)]
+pub(crate) struct Admin(pub(crate) Principal);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        api_admin(state, &parts.headers).await.map(Self)
+    }
+}
+
+/// A caller allowed to read incidents (anyone, when reads are public).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reader;
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        reader(state, &parts.headers).await.map(|()| Self)
+    }
 }

@@ -7,60 +7,84 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use flare_core::timefmt::{parse_rfc3339, rfc3339};
 use flare_core::view::{IncidentDetailView, IncidentView, SystemView};
 use flare_core::{Cursor, FieldError, Severity, Status, SystemId, ValidationErrors, Window, WindowQuery, limits};
 use serde::Serialize;
-use serde_json::json;
-use sha2::{Digest, Sha256};
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::auth;
-use crate::error::ApiError;
+use crate::auth::Reader;
+use crate::error::{ApiError, ErrorBody};
 use crate::request::path_ticket;
+use crate::respond::cached_json;
 use crate::state::AppState;
 
-#[derive(Serialize)]
-struct ListView {
+/// One page of the incidents overlapping a window, newest start first.
+#[derive(Serialize, ToSchema)]
+#[schema(as = IncidentList)]
+pub(crate) struct ListView {
+    /// The window's start, inclusive.
+    #[schema(format = DateTime)]
     from: String,
+    /// The window's end, exclusive.
+    #[schema(format = DateTime)]
     to: String,
     incidents: Vec<IncidentView>,
+    /// The `cursor` of the next page; `null` on the last one.
     next: Option<String>,
 }
 
-/// `body` as JSON with validators, or 304 when the client's copy is current.
-pub(crate) fn cached_json(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Vec<u8>,
-    etag: Option<String>,
-) -> Result<Response, ApiError> {
-    let etag = etag.unwrap_or_else(|| format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]));
-    let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
-    let private = !state.config().public_reads;
-    let cache = HeaderValue::from_static(if private { "private, no-cache" } else { "no-cache" });
-    let fresh = headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == "*" || t == etag);
-    let mut response = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
-    };
-    let out = response.headers_mut();
-    out.insert(header::ETAG, etag_value);
-    out.insert(header::CACHE_CONTROL, cache);
-    if private {
-        out.append(header::VARY, HeaderValue::from_static("authorization, cookie"));
-    }
-    Ok(response)
+/// The systems catalog.
+#[derive(Serialize, ToSchema)]
+#[schema(as = SystemList)]
+pub(crate) struct SystemListView {
+    systems: Vec<SystemView>,
+}
+
+/// The health check's answer.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Health {
+    /// Always `ok`: the process answers.
+    #[schema(value_type = String, example = "ok")]
+    status: &'static str,
+}
+
+/// The dashboard window's query. Every parameter is optional: without `from` and `to` the window is the last
+/// 7 days, with one of them it runs 7 days from it (or to now). Each may appear once; others are refused.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code, reason = "describes the query that window_query reads, for the document")]
+pub(crate) struct WindowParams {
+    /// The window's start: an RFC 3339 time or a date (midnight UTC), from the year 1970. (The pattern leaves out
+    /// 29 February, which the server takes in leap years.)
+    #[param(
+        pattern = "^(19[7-9][0-9]|[2-8][0-9]{3})-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
+    from: Option<String>,
+    /// The window's end (exclusive), as `from`. The window is at most 366 days and `from` is before `to`.
+    #[param(
+        pattern = "^(19[7-9][0-9]|[2-8][0-9]{3})-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))?$"
+    )]
+    to: Option<String>,
+    /// Only incidents in this status.
+    #[param(value_type = Option<flare_core::Status>)]
+    status: Option<String>,
+    /// Only incidents of this severity.
+    #[param(value_type = Option<flare_core::Severity>)]
+    severity: Option<String>,
+    /// Only incidents affecting this system.
+    #[param(pattern = "^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")]
+    system: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    /// The `next` of the previous page, as given.
+    #[param(min_length = 1)]
+    cursor: Option<String>,
 }
 
 fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
@@ -118,7 +142,8 @@ fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, A
                     }
                 }
             }
-            "cursor" => cursor = errors.check(Cursor::decode("cursor", value)),
+            // Which cursors were handed out is no syntax a client can check, so a refused one is a 422 below.
+            "cursor" => cursor = Some(value.clone()),
             other => errors.push(
                 other.to_string(),
                 "is not a parameter of this endpoint (from, to, status, severity, system, limit, cursor)",
@@ -133,6 +158,10 @@ fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, A
         fields: errors.0,
     };
     errors.finish().map_err(bad)?;
+    // The query is read; what is left are values that are well formed but refused: 422, like a body's.
+    let mut refused = ValidationErrors::new();
+    let cursor = cursor.and_then(|c| refused.check(Cursor::decode("cursor", &c)));
+    refused.finish().map_err(ApiError::Invalid)?;
     let default_span = Duration::days(limits::WINDOW_DEFAULT_DAYS);
     let (from, to) = match (from, to) {
         (Some(f), Some(t)) => (f, t),
@@ -143,7 +172,7 @@ fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, A
             (w.from(), w.to())
         }
     };
-    let window = Window::new(from, to).map_err(bad)?;
+    let window = Window::new(from, to).map_err(ApiError::Invalid)?;
     let mut query = WindowQuery::new(window);
     query.status = status;
     query.severity = severity;
@@ -154,12 +183,29 @@ fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, A
 }
 
 /// `GET /api/incidents?from&to&status&severity&system&limit&cursor`.
+#[utoipa::path(
+    get,
+    path = "/api/incidents",
+    operation_id = "listIncidents",
+    tag = "dashboard",
+    summary = "Incidents overlapping a window",
+    security((), ("bearer" = []), ("session" = [])),
+    params(WindowParams, ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of the client's copy: 304 when it is current")),
+    responses(
+        (status = 200, description = "One page of the window", body = ListView, headers(("ETag" = String, description = "Validator for If-None-Match"), ("Cache-Control" = String, description = "`no-cache`: revalidate every time"))),
+        (status = 304, description = "The client's copy is current"),
+        (status = 400, description = "A parameter cannot be read, is repeated or is unknown", body = ErrorBody),
+        (status = 422, description = "The window is empty or longer than 366 days, or the cursor was not handed out by this server", body = ErrorBody),
+        (status = 401, description = "Reads are private and no valid API key or session was sent", body = ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = ErrorBody)
+    )
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    _: Reader,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    auth::reader(&state, &headers).await?;
     let query = window_query(raw.as_deref(), state.now())?;
     let page = state.store().list_window(&query).await?;
     let view = ListView {
@@ -172,12 +218,28 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/incidents/{ticket}`, with its timeline.
+#[utoipa::path(
+    get,
+    path = "/api/incidents/{ticket}",
+    operation_id = "getIncident",
+    tag = "dashboard",
+    summary = "One incident with its timeline",
+    security((), ("bearer" = []), ("session" = [])),
+    params(("ticket" = String, Path, description = "The ticket number, like INC-1042", pattern = "^INC-[1-9][0-9]{0,17}$"), ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of the client's copy: 304 when it is current")),
+    responses(
+        (status = 200, description = "The incident; its ETag is its version", body = IncidentDetailView, headers(("ETag" = String, description = "Validator for If-None-Match"), ("Cache-Control" = String, description = "`no-cache`: revalidate every time"))),
+        (status = 304, description = "The client's copy is current"),
+        (status = 401, description = "Reads are private and no valid API key or session was sent", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = ErrorBody)
+    )
+)]
 pub(crate) async fn detail(
     State(state): State<AppState>,
+    _: Reader,
     Path(ticket): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::reader(&state, &headers).await?;
     let ticket = path_ticket(&ticket)?;
     let incident =
         state.store().get(ticket).await?.ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
@@ -188,16 +250,43 @@ pub(crate) async fn detail(
 }
 
 /// `GET /api/systems`: the catalog, without owners' contact details.
-pub(crate) async fn systems(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::reader(&state, &headers).await?;
+#[utoipa::path(
+    get,
+    path = "/api/systems",
+    operation_id = "listSystems",
+    tag = "dashboard",
+    summary = "The systems catalog",
+    security((), ("bearer" = []), ("session" = [])),
+    params(("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of the client's copy: 304 when it is current")),
+    responses(
+        (status = 200, description = "Every system", body = SystemListView, headers(("ETag" = String, description = "Validator for If-None-Match"), ("Cache-Control" = String, description = "`no-cache`: revalidate every time"))),
+        (status = 304, description = "The client's copy is current"),
+        (status = 401, description = "Reads are private and no valid API key or session was sent", body = ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = ErrorBody)
+    )
+)]
+pub(crate) async fn systems(
+    State(state): State<AppState>,
+    _: Reader,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let systems = state.store().list_systems().await?;
     let list: Vec<SystemView> = systems.iter().map(SystemView::from).collect();
-    cached_json(&state, &headers, to_json(&json!({ "systems": list }))?, None)
+    cached_json(&state, &headers, to_json(&SystemListView { systems: list })?, None)
 }
 
 /// `GET /healthz`: the process answers. It checks nothing else, so it reveals nothing.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "health",
+    tag = "dashboard",
+    summary = "Liveness",
+    security(()),
+    responses((status = 200, description = "The process answers", body = Health))
+)]
 pub(crate) async fn healthz() -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "no-store")], Json(json!({ "status": "ok" })))
+    ([(header::CACHE_CONTROL, "no-store")], Json(Health { status: "ok" }))
 }
 
 #[cfg(test)]

@@ -9,25 +9,28 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use flare_core::timefmt::rfc3339;
 use flare_core::{Delivery, DeliveryChannel, EventKind, Refused, TicketNumber};
 use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::auth;
-use crate::error::ApiError;
+use crate::auth::Admin;
+use crate::error::{ApiError, ErrorBody};
 use crate::request::path_ticket;
 use crate::state::AppState;
 
 /// One ledger record: one batch of one event on one channel.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Delivery)]
 struct DeliveryView<'a> {
     seq: u64,
     /// The kind of the event delivered; `None` only if the timeline lacks it, which a sound store never shows.
     event: Option<EventKind>,
     channel: DeliveryChannel,
     batch: u32,
+    #[schema(format = DateTime)]
     at: String,
     sent: &'a [String],
     refused: &'a [Refused],
@@ -35,7 +38,8 @@ struct DeliveryView<'a> {
 }
 
 /// What one channel did for the incident, summed over its records.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, ToSchema)]
+#[schema(as = DeliveryTotals)]
 struct ChannelTotals {
     sent: usize,
     refused: usize,
@@ -43,8 +47,10 @@ struct ChannelTotals {
     calls: u64,
 }
 
-#[derive(Debug, Serialize)]
-struct DeliveriesView<'a> {
+/// Every delivery of one incident's events, with totals per channel.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = DeliveryList)]
+pub(crate) struct DeliveriesView<'a> {
     ticket: TicketNumber,
     deliveries: Vec<DeliveryView<'a>>,
     /// Every channel, by name, zero when it delivered nothing.
@@ -78,12 +84,27 @@ fn view<'a>(ticket: TicketNumber, deliveries: &'a [Delivery], kinds: &BTreeMap<u
 }
 
 /// `GET /api/incidents/{ticket}/deliveries`.
+#[utoipa::path(
+    get,
+    path = "/api/incidents/{ticket}/deliveries",
+    operation_id = "listDeliveries",
+    tag = "admin",
+    summary = "Who was told about an incident, when and how",
+    security(("bearer" = []), ("session" = [])),
+    params(("ticket" = String, Path, description = "The ticket number, like INC-1042", pattern = "^INC-[1-9][0-9]{0,17}$")),
+    responses(
+        (status = 200, description = "Every delivery and the totals per channel", body = DeliveriesView),
+        (status = 401, description = "No valid API key or session", body = ErrorBody),
+        (status = 403, description = "The caller lacks scope admin, or a signed-in browser sent no CSRF token", body = ErrorBody),
+        (status = 404, description = "No such incident", body = ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = ErrorBody)
+    )
+)]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    _: Admin,
     Path(raw): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    auth::api_admin(&state, &headers).await?;
     let ticket = path_ticket(&raw)?;
     // Every incident has its opening event, so an empty timeline means no incident: one read tells both.
     let timeline = state.store().timeline(ticket).await?;

@@ -8,8 +8,9 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flare_core::{DomainError, FieldError, StoreError, ValidationErrors};
-use serde_json::json;
+use serde::Serialize;
 use tracing::error;
+use utoipa::ToSchema;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,16 +78,21 @@ impl ApiError {
         }
     }
 
-    /// What the client is told, with internal errors logged in full under a fresh request id.
-    pub(crate) fn client_message(&self) -> (String, Option<String>) {
-        match self {
-            Self::Internal(source) => {
-                let request_id = crate::session::random_token();
-                error!(error = ?source, request_id = %request_id, "request failed");
-                ("internal error".to_string(), Some(request_id))
-            }
-            other => (other.to_string(), None),
-        }
+    /// Logs an internal error in full under a fresh request id, which it returns for the answer, so the client's
+    /// report and the log line meet. Called only while answering, so that asking what an error says has no
+    /// side effect.
+    pub(crate) fn log_internal(&self) -> Option<String> {
+        let Self::Internal(source) = self else {
+            return None;
+        };
+        let request_id = crate::session::random_token();
+        error!(error = ?source, request_id = %request_id, "request failed");
+        Some(request_id)
+    }
+
+    /// What the client is told: an internal error says only that, its cause is for the log.
+    pub(crate) fn client_message(&self) -> String {
+        self.to_string()
     }
 }
 
@@ -119,20 +125,47 @@ impl From<askama::Error> for ApiError {
     }
 }
 
+/// The body of every error answer of the API.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    /// What went wrong, for people.
+    error: String,
+    /// Each invalid field and why, for bad input (400, 422).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<FieldErrorBody>,
+    /// The log's reference for an internal error (500).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    /// The incident's version now, when a change named a stale one (409).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_version: Option<u64>,
+}
+
+/// One invalid field: its name or path (`systems[0].impact`) and why.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FieldError)]
+pub(crate) struct FieldErrorBody {
+    field: String,
+    reason: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let (message, request_id) = self.client_message();
-        let mut body = json!({ "error": message });
-        if let Some(id) = request_id {
-            body["request_id"] = id.into();
-        }
-        if !self.fields().is_empty() {
-            body["fields"] = json!(self.fields());
-        }
-        if let Self::Conflict { current_version: Some(v), .. } = &self {
-            body["current_version"] = (*v).into();
-        }
+        let body = ErrorBody {
+            error: self.client_message(),
+            fields: self
+                .fields()
+                .iter()
+                .map(|e| FieldErrorBody { field: e.field.clone(), reason: e.reason.clone() })
+                .collect(),
+            request_id: self.log_internal(),
+            current_version: match &self {
+                Self::Conflict { current_version, .. } => *current_version,
+                _ => None,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"flare\""));

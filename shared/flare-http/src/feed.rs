@@ -16,7 +16,7 @@ use flare_core::{Incident, Window, WindowQuery};
 use sha2::{Digest, Sha256};
 use time::Duration;
 
-use crate::auth;
+use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::incident_page::{human_duration, readable};
 use crate::state::AppState;
@@ -123,10 +123,24 @@ pub(crate) async fn body(state: &AppState, internal: bool) -> Result<Vec<u8>, Ap
 }
 
 /// `GET /history.atom`.
-pub(crate) async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    auth::reader(&state, &headers).await?;
+#[utoipa::path(
+    get,
+    path = "/history.atom",
+    operation_id = "historyFeed",
+    tag = "dashboard",
+    summary = "The last 90 days' incidents as an Atom feed, at most 50, the most recently changed first",
+    security((), ("bearer" = []), ("session" = [])),
+    params(("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of the reader's copy: 304 when it is current")),
+    responses(
+        (status = 200, description = "The feed", content_type = "application/atom+xml", body = String, headers(("ETag" = String, description = "Validator for If-None-Match"))),
+        (status = 304, description = "The reader's copy is current"),
+        (status = 401, description = "Reads are private and no valid API key or session was sent", body = crate::error::ErrorBody),
+        (status = 500, description = "Internal error: opaque, with a request id", body = crate::error::ErrorBody)
+    )
+)]
+pub(crate) async fn show(State(state): State<AppState>, _: Reader, headers: HeaderMap) -> Result<Response, ApiError> {
     let body = body(&state, true).await?;
-    let mut response = crate::dashboard::cached_json(&state, &headers, body, None)?;
+    let mut response = crate::respond::cached_json(&state, &headers, body, None)?;
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/atom+xml; charset=utf-8"));

@@ -74,6 +74,22 @@ pub(crate) fn human_duration(seconds: i64) -> String {
 }
 
 /// `GET /incidents/{ticket}`, with `?done=opened|updated|resolved` after a form post.
+#[utoipa::path(
+    get,
+    path = "/incidents/{ticket}",
+    operation_id = "incidentPage",
+    tag = "pages",
+    summary = "An incident's page",
+    security((), ("bearer" = []), ("session" = [])),
+    params(("ticket" = String, Path, description = "The ticket number, like INC-1042", pattern = "^INC-[1-9][0-9]{0,17}$"), ("done" = Option<String>, Query, description = "What the form just did: opened, updated or resolved")),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String),
+        (status = 303, description = "Reads are private: sign in first", headers(("Location" = String, description = "Where to go"))),
+        (status = 401, description = "An API key was sent but is not valid", content_type = "text/html", body = String),
+        (status = 404, description = "No such incident", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+    )
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     Path(ticket): Path<String>,

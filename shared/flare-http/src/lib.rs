@@ -5,7 +5,7 @@
 //!   ([`intake_api`]), the admins' catalog API ([`systems_api`]) and delivery ledger ([`deliveries`]).
 //! - [`dashboard_router`]: the read-only JSON API ([`dashboard`]), the incident page ([`incident_page`]), the
 //!   unsubscribe page ([`unsubscribe`], public: its signed token is the credential), the OpenAPI document
-//!   ([`openapi`]) and `/healthz`.
+//!   ([`openapi`], generated from the handlers by utoipa: [`openapi_document`]) and `/healthz`.
 //! - [`app`]: both, for a single process.
 //!
 //! Requests become domain commands in [`request`]; callers are identified in [`auth`] from API keys and the
@@ -27,6 +27,7 @@ mod openapi;
 mod pages;
 mod password;
 mod request;
+mod respond;
 mod session;
 mod state;
 mod status_page;
@@ -40,108 +41,96 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::map_response;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, patch, post, put};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use config::{ConfigError, CorsOrigin, DEFAULT_MAX_BODY_BYTES, HttpConfig, SessionKey, SessionKeyError};
-pub use openapi::OPENAPI_JSON;
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, PasswordError, hash_password};
 pub use state::AppState;
 
 use crate::error::ApiError;
-use crate::request::{NoteJson, ReopenJson, ResolveJson};
 
-/// Every route, as (method, path): the routers are built from paths listed here, and the OpenAPI document
-/// must describe exactly these.
-pub const ROUTES: &[(&str, &str)] = &[
-    // Intake
-    ("GET", "/form"),
-    ("POST", "/form/open"),
-    ("POST", "/form/update"),
-    ("POST", "/form/close"),
-    ("GET", "/login"),
-    ("POST", "/login"),
-    ("POST", "/logout"),
-    ("POST", "/api/incidents"),
-    ("PATCH", "/api/incidents/{ticket}"),
-    ("POST", "/api/incidents/{ticket}/resolve"),
-    ("POST", "/api/incidents/{ticket}/reopen"),
-    ("POST", "/api/incidents/{ticket}/notes"),
-    ("GET", "/api/incidents/{ticket}/deliveries"),
-    ("PUT", "/api/systems/{id}"),
-    ("GET", "/api/systems/{id}/subscribers"),
-    ("PUT", "/api/systems/{id}/subscribers"),
-    // Dashboard
-    ("GET", "/api/incidents"),
-    ("GET", "/api/incidents/{ticket}"),
-    ("GET", "/api/systems"),
-    ("GET", "/api/openapi.json"),
-    ("GET", "/incidents/{ticket}"),
-    ("GET", "/unsubscribe/{token}"),
-    ("GET", "/healthz"),
-    ("GET", "/"),
-    ("GET", "/dashboard"),
-    ("GET", "/history.atom"),
-    ("GET", "/assets/status.js"),
-    ("GET", "/assets/flare.svg"),
-];
-
-/// Adds a route, refusing (in debug builds, so in every test) a path missing from [`ROUTES`].
-fn route(router: Router<AppState>, path: &'static str, handler: MethodRouter<AppState>) -> Router<AppState> {
-    debug_assert!(ROUTES.iter().any(|(_, p)| *p == path), "{path} is missing from ROUTES");
-    router.route(path, handler)
+fn intake_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(intake_form::show))
+        .routes(routes!(intake_form::open))
+        .routes(routes!(intake_form::update))
+        .routes(routes!(intake_form::close))
+        .routes(routes!(login::show, login::submit))
+        .routes(routes!(login::logout))
+        .routes(routes!(intake_api::open))
+        .routes(routes!(intake_api::update))
+        .routes(routes!(intake_api::resolve))
+        .routes(routes!(intake_api::reopen))
+        .routes(routes!(intake_api::note))
+        // Admin only: recipients and subscriber lists are personal data, so even their reads are not dashboard
+        // reads.
+        .routes(routes!(deliveries::list))
+        .routes(routes!(systems_api::put_system))
+        .routes(routes!(systems_api::subscribers, systems_api::put_subscribers))
 }
 
-fn intake_routes() -> Router<AppState> {
-    let r = Router::new();
-    let r = route(r, "/form", get(intake_form::show));
-    let r = route(r, "/form/open", post(intake_form::open));
-    let r = route(r, "/form/update", post(intake_form::update));
-    let r = route(r, "/form/close", post(intake_form::close));
-    let r = route(r, "/login", get(login::show).post(login::submit));
-    let r = route(r, "/logout", post(login::logout));
-    let r = route(r, "/api/incidents", post(intake_api::open));
-    let r = route(r, "/api/incidents/{ticket}", patch(intake_api::update));
-    let r = route(r, "/api/incidents/{ticket}/resolve", post(intake_api::action::<ResolveJson>));
-    let r = route(r, "/api/incidents/{ticket}/reopen", post(intake_api::action::<ReopenJson>));
-    let r = route(r, "/api/incidents/{ticket}/notes", post(intake_api::action::<NoteJson>));
-    // Admin only: recipients and subscriber lists are personal data, so even their reads are not dashboard reads.
-    let r = route(r, "/api/incidents/{ticket}/deliveries", get(deliveries::list));
-    let r = route(r, "/api/systems/{id}", put(systems_api::put_system));
-    route(r, "/api/systems/{id}/subscribers", get(systems_api::subscribers).put(systems_api::put_subscribers))
+fn dashboard_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(dashboard::list))
+        .routes(routes!(dashboard::detail))
+        .routes(routes!(dashboard::systems))
+        .routes(routes!(openapi::serve))
+        .routes(routes!(incident_page::show))
+        .routes(routes!(unsubscribe::show))
+        .routes(routes!(dashboard::healthz))
+        .routes(routes!(status_page::show))
+        .routes(routes!(status_page::dashboard))
+        .routes(routes!(feed::show))
+        .routes(routes!(assets::status_js))
+        .routes(routes!(assets::flare_svg))
 }
 
-fn dashboard_routes() -> Router<AppState> {
-    let r = Router::new();
-    let r = route(r, "/api/incidents", get(dashboard::list));
-    let r = route(r, "/api/incidents/{ticket}", get(dashboard::detail));
-    let r = route(r, "/api/systems", get(dashboard::systems));
-    let r = route(r, "/api/openapi.json", get(openapi::serve));
-    let r = route(r, "/incidents/{ticket}", get(incident_page::show));
-    let r = route(r, "/unsubscribe/{token}", get(unsubscribe::show));
-    let r = route(r, "/", get(status_page::show));
-    let r = route(r, "/dashboard", get(status_page::show));
-    let r = route(r, "/history.atom", get(feed::show));
-    let r = route(r, "/assets/status.js", get(assets::status_js));
-    let r = route(r, "/assets/flare.svg", get(assets::flare_svg));
-    route(r, "/healthz", get(dashboard::healthz))
+/// The OpenAPI document of every route, generated from the handlers and the types they read and answer with.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, paths) = intake_routes().merge(dashboard_routes()).split_for_parts();
+    let mut doc = openapi::ApiDoc::openapi();
+    doc.merge(paths);
+    doc
+}
+
+/// Every route, as (method, path), read from the generated document: the routers and the document are built
+/// from the same `routes!`, so this is also every route served.
+pub fn routes() -> Vec<(String, String)> {
+    openapi_document()
+        .paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            let methods = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+            ];
+            methods.into_iter().filter(|(_, present)| *present).map(|(m, _)| (m.to_string(), path.clone()))
+        })
+        .collect()
 }
 
 /// The form, sign-in and the write API.
 pub fn intake_router(state: AppState) -> Router {
-    finish(intake_routes(), state)
+    finish(intake_routes().into(), state)
 }
 
 /// The read API, the incident page, the OpenAPI document and the health check.
 pub fn dashboard_router(state: AppState) -> Router {
-    finish(dashboard_routes(), state)
+    finish(dashboard_routes().into(), state)
 }
 
 /// Everything, for a single process.
 pub fn app(state: AppState) -> Router {
-    finish(intake_routes().merge(dashboard_routes()), state)
+    finish(intake_routes().merge(dashboard_routes()).into(), state)
 }
 
 /// Unknown paths answer in the same JSON shape as every other error.

@@ -5,18 +5,19 @@
 //! takes about as long, so the page never tells whether an account exists.
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use flare_core::Username;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth;
 use crate::error::ApiError;
 use crate::pages::{self, Nav, PageError};
 use crate::password::verify_password;
-use crate::request::{self, FormFields};
+use crate::request::{FormBody, FormFields};
 use crate::session::{CSRF_FIELD, LOGIN_COOKIE, LoginNonce, SESSION_COOKIE, Session, clear_cookie};
 use crate::state::AppState;
 
@@ -67,15 +68,70 @@ fn login_page(
     Ok(response)
 }
 
+/// Where to go after signing in.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ShowQuery {
+    /// A path on this site; anything else goes to the form.
+    next: Option<String>,
+}
+
+/// The sign-in form's fields.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginPost {
+    /// The token of the login page's pre-session cookie.
+    csrf: Option<String>,
+    /// Where to go after signing in: a path on this site.
+    next: Option<String>,
+    #[schema(max_length = 200)]
+    username: String,
+    #[schema(max_length = 1024)]
+    password: String,
+}
+
+impl LoginPost {
+    fn take(mut fields: FormFields) -> Result<Self, ApiError> {
+        let post = Self {
+            csrf: fields.take(CSRF_FIELD),
+            next: fields.take("next"),
+            username: fields.take("username").unwrap_or_default(),
+            password: fields.take("password").unwrap_or_default(),
+        };
+        fields.finish()?;
+        Ok(post)
+    }
+}
+
+/// The sign-out form's fields.
+#[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogoutPost {
+    /// The session's CSRF token.
+    csrf: Option<String>,
+}
+
 /// `GET /login?next=/form`.
+#[utoipa::path(
+    get,
+    path = "/login",
+    operation_id = "loginPage",
+    tag = "pages",
+    summary = "The sign-in page",
+    security(()),
+    params(ShowQuery),
+    responses(
+        (status = 200, description = "The sign-in form, with a pre-session cookie", content_type = "text/html", body = String),
+        (status = 303, description = "Already signed in: where `next` points", headers(("Location" = String, description = "Where to go")))
+    )
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    query: Result<Query<ShowQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
-    let next = query
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(&q).ok())
-        .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "next").map(|(_, v)| v));
+    // A garbled query string is a link to the login page all the same.
+    let next = query.ok().and_then(|Query(q)| q.next);
     let next = safe_next(next.as_deref());
     if auth::session_user(&state, &headers).await?.is_some() {
         return Ok(Redirect::to(&next).into_response());
@@ -86,18 +142,33 @@ pub(crate) async fn show(
 }
 
 /// `POST /login`.
+#[utoipa::path(
+    post,
+    path = "/login",
+    operation_id = "login",
+    tag = "pages",
+    summary = "Sign in",
+    security(()),
+    request_body(content = LoginPost, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: the session cookie is set; on to `next`", headers(("Location" = String, description = "Where to go"))),
+        (status = 400, description = "The form could not be read: an unknown or repeated field", content_type = "text/html", body = String),
+        (status = 401, description = "Sign-in failed, whatever the reason", content_type = "text/html", body = String),
+        (status = 403, description = "The sign-in form had expired (no valid pre-session cookie or CSRF token)", content_type = "text/html", body = String),
+        (status = 413, description = "The body is larger than this server accepts", content_type = "text/html", body = String),
+        (status = 415, description = "Not a urlencoded form", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String),
+        (status = 503, description = "Too many sign-ins at once: try again shortly", content_type = "text/html", body = String)
+    )
+)]
 pub(crate) async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<FormBody, ApiError>,
 ) -> Result<Response, PageError> {
-    let bytes = request::body(body)?;
-    let mut fields = FormFields::parse(&bytes)?;
-    let csrf = fields.take(CSRF_FIELD);
-    let next = safe_next(fields.take("next").as_deref());
-    let username = fields.take("username").unwrap_or_default();
-    let password = fields.take("password").unwrap_or_default();
-    fields.finish()?;
+    let FormBody(fields) = body?;
+    let LoginPost { csrf, next, username, password } = LoginPost::take(fields)?;
+    let next = safe_next(next.as_deref());
 
     let key = &state.config().session_key;
     let nonce = LoginNonce::from_headers(&headers, key, state.now());
@@ -134,17 +205,34 @@ pub(crate) async fn submit(
     Ok(response)
 }
 
+#[utoipa::path(
+    post,
+    path = "/logout",
+    operation_id = "logout",
+    tag = "pages",
+    summary = "Sign out everywhere",
+    security((), ("session" = [])),
+    request_body(content = LogoutPost, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed out: on to the sign-in page", headers(("Location" = String, description = "Where to go"))),
+        (status = 400, description = "The form could not be read", content_type = "text/html", body = String),
+        (status = 403, description = "The sign-out did not carry the session's CSRF token", content_type = "text/html", body = String),
+        (status = 413, description = "The body is larger than this server accepts", content_type = "text/html", body = String),
+        (status = 415, description = "Not a urlencoded form", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+    )
+)]
 /// `POST /logout`: signs the user out everywhere. A session is a stateless cookie, so the only way to make a copy
 /// of this one stop working is to end every session the user holds, on every browser. Needs the session's CSRF
 /// token, so another site cannot sign people out.
 pub(crate) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<FormBody, ApiError>,
 ) -> Result<Response, PageError> {
-    let bytes = request::body(body)?;
-    let mut fields = FormFields::parse(&bytes)?;
-    let csrf = fields.take(CSRF_FIELD);
+    let FormBody(mut fields) = body?;
+    let LogoutPost { csrf } = LogoutPost { csrf: fields.take(CSRF_FIELD) };
+    fields.finish()?;
     let key = &state.config().session_key;
     if let Some((session, mut user)) = auth::session_user(&state, &headers).await? {
         if !session.csrf_ok(key, csrf.as_deref()) {

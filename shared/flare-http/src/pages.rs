@@ -147,7 +147,7 @@ impl IntoResponse for PageError {
             Self::Api(e) => e,
         };
         let status = error.status();
-        let (message, request_id) = error.client_message();
+        let (message, request_id) = (error.client_message(), error.log_internal());
         let heading = match status {
             StatusCode::NOT_FOUND => "Not found",
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "Not allowed",

@@ -337,7 +337,32 @@ fn ticks(window: &Window) -> Vec<Tick> {
         .collect()
 }
 
-/// `GET /` and `GET /dashboard`.
+/// `GET /`.
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "statusPage",
+    tag = "pages",
+    summary = "The status page: each system's status, its 90-day availability, the timeline and list of a range",
+    security((), ("bearer" = []), ("session" = [])),
+    params(
+        ("range" = Option<String>, Query, description = "A quick range: 24h, 7d (the default), 30d or 90d"),
+        ("from" = Option<String>, Query, description = "The first day shown, like 2026-11-01"),
+        ("to" = Option<String>, Query, description = "The last day shown, like 2026-11-07"),
+        ("system" = Option<String>, Query, description = "Only incidents affecting this system"),
+        ("severity" = Option<String>, Query, description = "Only incidents of this severity"),
+        ("status" = Option<String>, Query, description = "Only incidents in this status"),
+        ("day" = Option<String>, Query, description = "A day to list the incidents of, like 2026-11-22"),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of the browser's copy: 304 when it is current")
+    ),
+    responses(
+        (status = 200, description = "The page. A setting that cannot be read is named on the page, which then shows the default view", content_type = "text/html", body = String, headers(("ETag" = String, description = "Validator for If-None-Match"))),
+        (status = 304, description = "The browser's copy is current"),
+        (status = 303, description = "Reads are private: sign in first", headers(("Location" = String, description = "Where to go"))),
+        (status = 401, description = "An API key was sent but is not valid", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+    )
+)]
 pub(crate) async fn show(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -510,4 +535,38 @@ mod tests {
         assert_eq!(cell.label, "22 Nov 2026: 99.2% available, 1 incident");
         assert_eq!(cell.class, "partial");
     }
+}
+
+/// `GET /dashboard`: the same page, under the name people guess.
+#[utoipa::path(
+    get,
+    path = "/dashboard",
+    operation_id = "dashboardPage",
+    tag = "pages",
+    summary = "The status page, as at /",
+    security((), ("bearer" = []), ("session" = [])),
+    params(
+        ("range" = Option<String>, Query, description = "A quick range: 24h, 7d (the default), 30d or 90d"),
+        ("from" = Option<String>, Query, description = "The first day shown, like 2026-11-01"),
+        ("to" = Option<String>, Query, description = "The last day shown, like 2026-11-07"),
+        ("system" = Option<String>, Query, description = "Only incidents affecting this system"),
+        ("severity" = Option<String>, Query, description = "Only incidents of this severity"),
+        ("status" = Option<String>, Query, description = "Only incidents in this status"),
+        ("day" = Option<String>, Query, description = "A day to list the incidents of, like 2026-11-22"),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of the browser's copy: 304 when it is current")
+    ),
+    responses(
+        (status = 200, description = "The page", content_type = "text/html", body = String, headers(("ETag" = String, description = "Validator for If-None-Match"))),
+        (status = 304, description = "The browser's copy is current"),
+        (status = 303, description = "Reads are private: sign in first", headers(("Location" = String, description = "Where to go"))),
+        (status = 401, description = "An API key was sent but is not valid", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+    )
+)]
+pub(crate) async fn dashboard(
+    state: State<AppState>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, PageError> {
+    show(state, headers, raw).await
 }

@@ -61,6 +61,20 @@ async fn remove(state: &AppState, email: &EmailAddress, systems: &[SystemId]) ->
 }
 
 /// `GET /unsubscribe/{token}`.
+#[utoipa::path(
+    get,
+    path = "/unsubscribe/{token}",
+    operation_id = "unsubscribe",
+    tag = "pages",
+    summary = "A mail's unsubscribe link",
+    security(()),
+    params(("token" = String, Path, description = "The signed token of the mail's link")),
+    responses(
+        (status = 200, description = "Unsubscribed (or already): the page says from what", content_type = "text/html", body = String),
+        (status = 400, description = "The link is not valid: it was not signed by this Flare", content_type = "text/html", body = String),
+        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+    )
+)]
 pub(crate) async fn show(State(state): State<AppState>, Path(token): Path<String>) -> Result<Response, PageError> {
     let (status, page) = match state.unsubscribe_key().verify(&token) {
         Err(_) => {

@@ -116,7 +116,8 @@ async fn api_gateway_sends_every_route_to_the_function_that_serves_it() {
         ("DashboardFunction", flare_http::dashboard_router(state)),
     ];
     let declared = template_routes(&template());
-    for (method, route) in flare_http::ROUTES {
+    let routes = flare_http::routes();
+    for (method, route) in &routes {
         let path = route.replace("{ticket}", "INC-1");
         let targets: Vec<_> = declared.iter().filter(|(_, m, p)| m == method && matches(p, &path)).collect();
         assert_eq!(targets.len(), 1, "{method} {route} must be routed to exactly one function: {targets:?}");
@@ -125,8 +126,7 @@ async fn api_gateway_sends_every_route_to_the_function_that_serves_it() {
         assert!(serves(router, method, &path).await, "{method} {route} goes to {function}, which does not serve it");
     }
     for (function, method, pattern) in &declared {
-        let known =
-            flare_http::ROUTES.iter().any(|(m, r)| m == method && matches(pattern, &r.replace("{ticket}", "INC-1")));
+        let known = routes.iter().any(|(m, r)| m == method && matches(pattern, &r.replace("{ticket}", "INC-1")));
         assert!(known, "{function} declares {method} {pattern}, which no router serves");
     }
 }

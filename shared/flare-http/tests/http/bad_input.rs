@@ -229,7 +229,7 @@ async fn bad_query_parameters_are_named() {
 async fn a_window_wider_than_366_days_is_refused() {
     let app = TestApp::new().await;
     let reply = app.get("/api/incidents?from=2025-01-01&to=2026-11-01", Some(&app.reader)).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.fields(), ["to"]);
     assert!(reply.json()["error"].as_str().unwrap().contains("366 days"));
 }
@@ -238,7 +238,7 @@ async fn a_window_wider_than_366_days_is_refused() {
 async fn a_cursor_that_was_never_handed_out_is_refused() {
     let app = TestApp::new().await;
     let reply = app.get("/api/incidents?cursor=abc", Some(&app.reader)).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.fields(), ["cursor"]);
 }
 
@@ -256,7 +256,7 @@ async fn a_window_bound_near_the_end_of_time_is_refused_not_a_crash() {
 async fn a_cursor_beyond_any_time_is_refused_not_a_crash() {
     let app = TestApp::new().await;
     let reply = app.get("/api/incidents?cursor=170141183460469231731687303715884106.1", Some(&app.reader)).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(reply.fields(), ["cursor"]);
 }
 
