@@ -230,7 +230,7 @@ impl Dispatcher {
         self.record(event, batch, report).await
     }
 
-    /// Mails every addressee not settled yet, in batches of at most [`BATCH_MAX`], recording each batch.
+    /// Mails every addressee not settled yet, in batches of the mailer's size, recording each batch.
     async fn email(
         &self,
         mailer: &dyn Mailer,
@@ -245,7 +245,9 @@ impl Dispatcher {
             addressees.into_iter().partition(|a| settled.contains(a.email.as_str()));
         report.skipped += skipped.len();
         let shared = self.shared_data(incident, event);
-        for (batch, chunk) in (next_batch(prior)..).zip(owed.chunks(BATCH_MAX)) {
+        // The mailer's size, so an SMTP crash re-sends at most the messages that were in flight.
+        let size = mailer.batch_size().clamp(1, BATCH_MAX);
+        for (batch, chunk) in (next_batch(prior)..).zip(owed.chunks(size)) {
             let recipients = chunk.iter().map(|a| self.recipient(a)).collect();
             let mail = BulkMail { template: NOTICE.name.to_string(), shared: shared.clone(), recipients };
             let sent = mailer.send_bulk(&mail).await.map_err(|e| format!("email: {}", error_chain(&e)))?;

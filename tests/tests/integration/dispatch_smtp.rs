@@ -120,7 +120,7 @@ async fn the_worker_mails_each_person_once_per_event_and_an_unsubscribed_person_
 
     assert_eq!(site.worker.drain().await.unwrap(), Drained { delivered: 1, postponed: 0 });
 
-    let opened = received(&tag, 5);
+    let opened = received(&tag, 5).await;
     let mut to: Vec<&str> = opened.iter().map(|(rcpt, _)| rcpt.as_str()).collect();
     to.sort_unstable();
     let mut expected = [person("ada"), person("bob"), person("cy"), person("dee"), person("manager")];
@@ -136,7 +136,7 @@ async fn the_worker_mails_each_person_once_per_event_and_an_unsubscribed_person_
 
     assert_eq!(site.worker.drain().await.unwrap(), Drained::default(), "the queue is empty");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    received(&tag, 5);
+    received(&tag, 5).await;
 
     let token = unsubscribe_token(&cy);
     let (status, page) = site.call("GET", &format!("/unsubscribe/{token}"), None).await;
@@ -167,7 +167,7 @@ async fn the_worker_mails_each_person_once_per_event_and_an_unsubscribed_person_
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(site.worker.drain().await.unwrap(), Drained { delivered: 1, postponed: 0 });
 
-    let all = received(&tag, 9);
+    let all = received(&tag, 9).await;
     let resolved: Vec<&str> =
         all.iter().filter(|(_, raw)| raw.contains("incident resolved")).map(|(rcpt, _)| rcpt.as_str()).collect();
     assert_eq!(resolved.len(), 4, "{resolved:?}");
