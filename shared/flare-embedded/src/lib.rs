@@ -11,7 +11,8 @@
 //! The in-process schedules (poller, reporter) will live here too. Nothing here is used by the Lambda functions.
 //!
 //! Layout: `migrations` owns the schema and its versions; `store` owns every read and write, one concept a
-//! file; `mail_template` renders the mail templates; `smtp` is the mailer (SMTP or the file outbox); `chat` posts
+//! file; `mail_template` renders the mail templates; `smtp` is the mailer (SMTP or the file outbox) and
+//! `smtp_pool` its connections; `chat` posts
 //! short notices to chat webhooks;
 //! `worker` is the queue's consumer.
 
@@ -19,11 +20,13 @@ mod chat;
 mod mail_template;
 mod migrations;
 mod smtp;
+mod smtp_pool;
 mod store;
 mod worker;
 
 pub use chat::{CHAT_WEBHOOKS_MAX, ChatConfig, ChatWebhooks, DEFAULT_CHAT_TIMEOUT};
 pub use migrations::SchemaTooNew;
 pub use smtp::{DEFAULT_MAIL_RATE, FileOutbox, POOL_SIZE, SmtpConfig, SmtpMailer, SmtpTls, TransportError};
+pub use smtp_pool::{SmtpPool, SmtpSendError};
 pub use store::SqliteStore;
 pub use worker::{Drained, Worker};

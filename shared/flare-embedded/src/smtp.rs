@@ -10,7 +10,6 @@
 
 use std::error::Error as StdError;
 use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use flare_core::EmailAddress;
@@ -19,13 +18,13 @@ use flare_core::notify::{BulkMail, BulkReport, Mail, Mailer, NotifyError, Recipi
 use flare_core::rate::{Backoff, RateLimiter};
 use futures::{StreamExt, stream};
 use lettre::message::Mailbox;
-use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 use tracing::{instrument, warn};
 
 use crate::mail_template::{self, Templates};
+use crate::smtp_pool::SmtpPool;
 
 const SERVICE: &str = "SMTP";
 
@@ -113,8 +112,6 @@ impl SmtpConfig {
     }
 }
 
-/// How long one SMTP command may take before the attempt counts as failed (and transient).
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Open connections kept for reuse, and so messages in flight at once.
 pub const POOL_SIZE: u32 = 4;
 
@@ -127,12 +124,6 @@ pub trait TransportError: StdError + Send + Sync + 'static {
     fn is_permanent(&self) -> bool;
 }
 
-impl TransportError for lettre::transport::smtp::Error {
-    fn is_permanent(&self) -> bool {
-        lettre::transport::smtp::Error::is_permanent(self)
-    }
-}
-
 impl TransportError for lettre::transport::file::Error {
     /// A file that could not be written may be writable later (space freed, permissions fixed).
     fn is_permanent(&self) -> bool {
@@ -143,7 +134,7 @@ impl TransportError for lettre::transport::file::Error {
 /// Renders Flare's mail and sends it from one sender through a lettre transport: SMTP in production, `.eml`
 /// files ([`FileOutbox`]) in development.
 #[derive(Debug)]
-pub struct SmtpMailer<T = AsyncSmtpTransport<Tokio1Executor>> {
+pub struct SmtpMailer<T = SmtpPool> {
     transport: T,
     from: Mailbox,
     templates: Templates,
@@ -164,19 +155,12 @@ enum Outcome {
 impl SmtpMailer {
     /// A mailer for `config`; it connects on first use, not here.
     pub fn new(config: &SmtpConfig) -> Result<Self, NotifyError> {
-        let builder = match config.tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host),
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host).map_err(permanent)?,
-            SmtpTls::StartTls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host).map_err(permanent)?
-            }
+        let credentials = match (&config.user, &config.password) {
+            (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password.expose_secret().to_string())),
+            _ => None,
         };
-        let mut builder =
-            builder.port(config.port).timeout(Some(COMMAND_TIMEOUT)).pool_config(PoolConfig::new().max_size(POOL_SIZE));
-        if let (Some(user), Some(password)) = (&config.user, &config.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.expose_secret().to_string()));
-        }
-        Self::with_transport(builder.build(), &config.from, Some(RateLimiter::per_second(config.rate)))
+        let pool = SmtpPool::new(&config.host, config.port, config.tls, credentials, POOL_SIZE as usize);
+        Self::with_transport(pool, &config.from, Some(RateLimiter::per_second(config.rate)))
     }
 }
 
@@ -260,10 +244,6 @@ where
         Ok(mail_template::message(&self.from, &recipient.email, &rendered.subject, &rendered.html, &rendered.text)
             .map_err(|e| e.to_string()))
     }
-}
-
-fn permanent(e: lettre::transport::smtp::Error) -> NotifyError {
-    NotifyError::Permanent { service: SERVICE, source: Box::new(e) }
 }
 
 #[async_trait]
@@ -403,6 +383,7 @@ mod tests {
     /// The render-and-send loop over a real transport: lettre's file transport in a fresh directory.
     mod loop_over_files {
         use std::collections::BTreeMap;
+        use std::time::Duration;
 
         use super::*;
 
