@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use flare_core::{
-    ApiKey, Delivery, IdempotencyKey, Incident, Source, StoreError, Subscriber, System, TicketNumber, TimelineEvent,
-    User,
+    ApiKey, Delivery, IdempotencyKey, Incident, RecordedEvent, Source, StoreError, Subscriber, System, TicketNumber,
+    TimelineEvent, User,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -35,6 +35,9 @@ pub(crate) const RESOLVED_AT: &str = "resolved_at";
 /// An idempotency record's expiry in Unix microseconds: the precise value the put condition compares, where the
 /// TTL attribute has whole seconds.
 pub(crate) const EXPIRES_US: &str = "expires_us";
+/// On a timeline event: the incident as that event left it, as JSON, so that the event can be delivered later
+/// as it was.
+pub(crate) const INCIDENT: &str = "incident";
 /// Set once on a revoked API key, so that the first revocation wins.
 pub(crate) const REVOKED_AT: &str = "revoked_at";
 
@@ -103,8 +106,35 @@ pub fn incident_records(incident: &Incident) -> Result<Vec<Item>, StoreError> {
     Ok(items)
 }
 
-pub(crate) fn event_item(event: &TimelineEvent) -> Result<Item, StoreError> {
-    with_doc(keys::incident_pk(event.ticket), keys::event_sk(event.seq), event)
+/// A timeline event, with the incident as the event left it beside it in [`INCIDENT`].
+pub(crate) fn event_item(event: &TimelineEvent, incident: &Incident) -> Result<Item, StoreError> {
+    let mut item = with_doc(keys::incident_pk(event.ticket), keys::event_sk(event.seq), event)?;
+    item.insert(INCIDENT.into(), s(serde_json::to_string(incident).map_err(StoreError::unavailable)?));
+    Ok(item)
+}
+
+pub(crate) fn event_key(ticket: TicketNumber, seq: u64) -> Item {
+    key(keys::incident_pk(ticket), keys::event_sk(seq))
+}
+
+/// A timeline event item read back: the event, and the incident beside it when the item has one (items written
+/// before events kept it have none).
+pub(crate) fn recorded_event(item: &Item) -> Result<RecordedEvent, StoreError> {
+    let event: TimelineEvent = decode(item)?;
+    let incident = match item.get(INCIDENT).map(AttributeValue::as_s) {
+        None => None,
+        Some(Ok(doc)) => Some(serde_json::from_str(doc).map_err(|source| StoreError::Undecodable {
+            what: format!("the incident at event {} of {}", event.seq, event.ticket),
+            source,
+        })?),
+        Some(Err(_)) => {
+            return Err(StoreError::Corrupt(format!(
+                "event {} of {} has a non-string incident",
+                event.seq, event.ticket
+            )));
+        }
+    };
+    Ok(RecordedEvent { event, incident })
 }
 
 /// A ledger record. It carries no index keys: deliveries are read only by their incident's partition.
@@ -194,37 +224,19 @@ pub(crate) fn ticket(item: &Item, attribute: &str) -> Result<TicketNumber, Store
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flare_core::text::{Description, ExternalId, PersonName, Title};
-    use flare_core::{AffectedSystem, Channel, Impact, Severity, Status, SystemId};
+    use flare_core::text::ExternalId;
+    use flare_core::{Channel, EventKind, test_util};
     use time::macros::datetime;
 
     fn incident(resolved_at: Option<OffsetDateTime>) -> Incident {
-        let t = datetime!(2026-11-20 09:30 UTC);
-        Incident {
-            ticket: TicketNumber::from_number(42).unwrap(),
-            title: Title::parse("title", "VPN down").unwrap(),
-            description: Description::parse("description", "Nobody can connect.").unwrap(),
-            severity: Severity::Sev2,
-            status: if resolved_at.is_some() { Status::Resolved } else { Status::Investigating },
-            systems: vec![AffectedSystem {
-                system: SystemId::parse("system", "vpn").unwrap(),
-                impact: Impact::MajorOutage,
-            }],
-            engineer: None,
-            engineer_email: None,
-            notify_emails: Vec::new(),
-            reporter: PersonName::parse("reporter", "Ada").unwrap(),
-            started_at: t,
-            detected_at: None,
-            resolved_at,
-            external: None,
-            source: Source { channel: Channel::Sheet, external_id: Some(ExternalId::parse("id", "row-7").unwrap()) },
-            root_cause: None,
-            follow_ups: Vec::new(),
-            version: 3,
-            created_at: t,
-            updated_at: t,
+        let row = Source { channel: Channel::Sheet, external_id: Some(ExternalId::parse("id", "row-7").unwrap()) };
+        let i = test_util::incident().ticket(42).system("vpn").started_at(datetime!(2026-11-20 09:30 UTC));
+        let i = i.source(row).version(3);
+        match resolved_at {
+            Some(at) => i.resolved_at(at),
+            None => i,
         }
+        .build()
     }
 
     fn string(item: &Item, attr: &str) -> Option<String> {
@@ -237,6 +249,23 @@ mod tests {
         let item = incident_item(&i).unwrap();
         assert_eq!(decode::<Incident>(&item).unwrap(), i);
         assert_eq!(number(&item, VERSION).unwrap(), 3);
+    }
+
+    #[test]
+    fn an_event_reads_back_with_the_incident_it_left() {
+        let i = incident(None);
+        let event = test_util::event(&i, EventKind::Opened);
+        let read = recorded_event(&event_item(&event, &i).unwrap()).unwrap();
+        assert_eq!(read, RecordedEvent { event, incident: Some(i) });
+    }
+
+    #[test]
+    fn an_event_written_before_events_kept_their_incident_reads_back_without_one() {
+        let i = incident(None);
+        let event = test_util::event(&i, EventKind::Opened);
+        let mut item = event_item(&event, &i).unwrap();
+        item.remove(INCIDENT);
+        assert_eq!(recorded_event(&item).unwrap().incident, None);
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub struct TableDefinition {
     pub indexes: Vec<IndexDefinition>,
     /// `PAY_PER_REQUEST`.
     pub billing_mode: &'static str,
-    /// `NEW_AND_OLD_IMAGES`: the dispatcher reads timeline events from the stream.
+    /// `KEYS_ONLY`: the stream tells the dispatcher which event is new; it reads that event by key.
     pub stream_view_type: &'static str,
     pub ttl_attribute: &'static str,
 }
@@ -85,7 +85,7 @@ pub fn table_definition() -> TableDefinition {
             index(LISTING, LISTING_PK, LISTING_SK),
         ],
         billing_mode: "PAY_PER_REQUEST",
-        stream_view_type: "NEW_AND_OLD_IMAGES",
+        stream_view_type: "KEYS_ONLY",
         ttl_attribute: TTL_ATTRIBUTE,
     }
 }

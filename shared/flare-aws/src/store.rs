@@ -1,6 +1,6 @@
 //! [`DynamoStore`]: the DynamoDB adapter of the incident store, over the single table of [`crate::schema`].
 //!
-//! This file owns incidents, their timelines, ticket numbers, idempotency records and external-id claims. The
+//! This file owns incidents, their timelines (each event item carries the incident as that event left it), ticket numbers, idempotency records and external-id claims. The
 //! window and open listings are in [`crate::window`], the catalog in [`crate::catalog`], access in
 //! [`crate::access`], the delivery ledger in [`crate::ledger`]. Every read is a GetItem, BatchGetItem or Query, never a Scan.
 
@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use flare_core::ports::{IdempotencyKey, IncidentStore, NewIncident};
-use flare_core::{Incident, Page, Source, StoreError, TicketNumber, TimelineEvent, WindowQuery};
+use flare_core::{Incident, Page, RecordedEvent, Source, StoreError, TicketNumber, TimelineEvent, WindowQuery};
 use time::OffsetDateTime;
 
 use crate::items::{self, Item};
@@ -126,7 +126,7 @@ impl IncidentStore for DynamoStore {
         let incident = new.incident;
         let mut txn = Transaction::default();
         txn.put(Role::Incident, self.put_if_new(items::incident_item(incident)?)?);
-        txn.put(Role::Event, self.put_if_new(items::event_item(new.event)?)?);
+        txn.put(Role::Event, self.put_if_new(items::event_item(new.event, incident)?)?);
         if let Some(record) = new.idempotency {
             txn.put(Role::Idempotency, self.put_idempotency(record, new.event.at)?);
         }
@@ -172,7 +172,7 @@ impl IncidentStore for DynamoStore {
             .build()
             .map_err(StoreError::unavailable)?;
         txn.put(Role::Incident, put_incident);
-        txn.put(Role::Event, self.put_if_new(items::event_item(event)?)?);
+        txn.put(Role::Event, self.put_if_new(items::event_item(event, incident)?)?);
         if let Some(record) = idempotency {
             txn.put(Role::Idempotency, self.put_idempotency(record, event.at)?);
         }
@@ -200,6 +200,10 @@ impl IncidentStore for DynamoStore {
 
     async fn get(&self, ticket: TicketNumber) -> Result<Option<Incident>, StoreError> {
         self.incident_item(ticket).await?.map(|item| items::decode(&item)).transpose()
+    }
+
+    async fn event(&self, ticket: TicketNumber, seq: u64) -> Result<Option<RecordedEvent>, StoreError> {
+        self.get_item(items::event_key(ticket, seq)).await?.map(|item| items::recorded_event(&item)).transpose()
     }
 
     async fn timeline(&self, ticket: TicketNumber) -> Result<Vec<TimelineEvent>, StoreError> {

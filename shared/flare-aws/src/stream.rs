@@ -1,15 +1,18 @@
 //! The DynamoDB stream side of dispatch: which stream records are new timeline events, and the handler that
 //! hands a batch of them to the dispatcher and reports partial failures back to Lambda.
 //!
+//! The table's stream carries keys only (`KEYS_ONLY`): a record says which event is new, and the dispatcher
+//! reads that one event, with the incident as it left it, by key. Nothing here decodes an item.
+//!
 //! It owns reading records and reporting failures. It delivers nothing itself: the dispatcher (in `flare_core`)
 //! is passed in as a function, and its ledger is what makes a redelivered event harmless.
 
-use std::fmt::Debug;
 use std::future::Future;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use flare_core::TicketNumber;
+use flare_core::error::error_chain;
 use serde_dynamo::AttributeValue;
 use tracing::{Instrument, error, info_span, warn};
 
@@ -51,7 +54,7 @@ pub async fn handle<F, Fut, R, E>(event: Event, dispatch: F) -> DynamoDbEventRes
 where
     F: Fn(TicketNumber, u64) -> Fut,
     Fut: Future<Output = Result<R, E>>,
-    E: Debug,
+    E: std::error::Error + 'static,
 {
     let mut response = DynamoDbEventResponse::default();
     let mut failed: Vec<TicketNumber> = Vec::new();
@@ -65,7 +68,13 @@ where
             match dispatch(ticket, seq).instrument(span).await {
                 Ok(_) => continue,
                 Err(e) => {
-                    error!(error = ?e, %ticket, seq, sequence_number, "dispatch failed; the event will be redelivered");
+                    error!(
+                        error.cause_chain = %error_chain(&e),
+                        %ticket,
+                        seq,
+                        sequence_number,
+                        "dispatch failed; the event will be redelivered"
+                    );
                     failed.push(ticket);
                 }
             }
@@ -103,7 +112,7 @@ mod tests {
                 "Keys": { "pk": { "S": pk }, "sk": { "S": sk } },
                 "SequenceNumber": sequence_number,
                 "SizeBytes": 120,
-                "StreamViewType": "NEW_AND_OLD_IMAGES"
+                "StreamViewType": "KEYS_ONLY"
             }
         }))
         .unwrap()
@@ -129,7 +138,7 @@ mod tests {
         let response = handle(event, |t: TicketNumber, seq: u64| {
             calls.lock().unwrap().push((t.number(), seq));
             let fails = failing.contains(&(t.number(), seq));
-            async move { if fails { Err("ses throttled") } else { Ok(()) } }
+            async move { if fails { Err(std::io::Error::other("ses throttled")) } else { Ok(()) } }
         })
         .await;
         (calls.into_inner().unwrap(), response)

@@ -54,7 +54,6 @@ pub struct UpdateIncident {
     pub notify_emails: Option<Vec<EmailAddress>>,
     pub started_at: Option<OffsetDateTime>,
     pub detected_at: Option<OffsetDateTime>,
-    pub external: Option<ExternalTicket>,
     pub root_cause: Option<RootCause>,
     pub follow_ups: Option<Vec<FollowUp>>,
     pub message: Option<Message>,
@@ -77,7 +76,6 @@ impl UpdateIncident {
             notify_emails: None,
             started_at: None,
             detected_at: None,
-            external: None,
             root_cause: None,
             follow_ups: None,
             message: None,
@@ -112,6 +110,14 @@ pub struct AddNote {
     pub message: Message,
 }
 
+/// Records the ticket the dispatcher opened or found in the organisation's ticketing system. Its own command, so
+/// that its event has its own kind, which the dispatcher skips by kind instead of mirroring it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkTicket {
+    pub ticket: TicketNumber,
+    pub external: ExternalTicket,
+}
+
 /// A command on an existing incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
@@ -120,6 +126,7 @@ pub enum Command {
     Resolve(ResolveIncident),
     Reopen(ReopenIncident),
     Note(AddNote),
+    LinkTicket(LinkTicket),
 }
 
 /// Fields of [`Incident`] that are bookkeeping, not content, and so never appear in a timeline diff.
@@ -237,6 +244,7 @@ impl Command {
             Self::Resolve(c) => c.ticket,
             Self::Reopen(c) => c.ticket,
             Self::Note(c) => c.ticket,
+            Self::LinkTicket(c) => c.ticket,
         }
     }
 
@@ -249,6 +257,7 @@ impl Command {
             Self::Resolve(r) => r.expected_version = None,
             Self::Reopen(r) => r.expected_version = None,
             Self::Note(n) => n.expected_version = None,
+            Self::LinkTicket(_) => {}
         }
         c
     }
@@ -259,6 +268,8 @@ impl Command {
             Self::Resolve(c) => c.expected_version,
             Self::Reopen(c) => c.expected_version,
             Self::Note(c) => c.expected_version,
+            // The dispatcher links whatever version the incident is at: the link changes nothing else.
+            Self::LinkTicket(_) => None,
         }
     }
 
@@ -309,6 +320,10 @@ impl Command {
                 (EventKind::Reopened, c.message, c.notify)
             }
             Self::Note(c) => (EventKind::Note, Some(c.message), false),
+            Self::LinkTicket(c) => {
+                next.external = Some(c.external);
+                (EventKind::TicketLinked, None, false)
+            }
         };
         let changes = changes(&to_json(current), &to_json(&next));
         if changes.is_empty() && message.is_none() {
@@ -384,9 +399,6 @@ fn apply_update(
     }
     if detected_at.is_some() {
         next.detected_at = detected_at;
-    }
-    if c.external.is_some() {
-        next.external = c.external.clone();
     }
     if c.root_cause.is_some() {
         next.root_cause = c.root_cause.clone();

@@ -1,55 +1,39 @@
 //! The dispatcher: delivers one timeline event to its side effects (the external ticket, mail to the people of
 //! the affected systems, a short message to the topic or chat) exactly once per recipient, however often it is
-//! run for that event.
+//! run for that event. This module owns the orchestration and the ledger writes; what a notice says is in
+//! [`crate::notice`], who is told in `crate::audience`.
 //!
 //! Both hosts call [`Dispatcher::dispatch`]: the Lambda for each event the table's stream carries, the
-//! self-hosted worker for each event queued in SQLite. Each batch that goes out is written to the
-//! [ledger](crate::ledger) straight after; a later run for the same event reads the ledger first and sends only
-//! to whoever is not settled yet. A recipient refused for good is settled too: it is recorded, not retried.
-//! What is still owed (a throttled batch, a ticketing system that is down) makes the run end in
-//! [`DispatchError::Incomplete`], so the host tries the event again later.
+//! self-hosted worker for each event queued in SQLite. It reads the one event with the incident as that event
+//! left it ([`IncidentStore::event`](crate::ports::IncidentStore::event)), so a notice retried after later
+//! changes still describes its own moment. Each batch that goes out is written to the [ledger](crate::ledger)
+//! straight after; a later run for the same event reads the ledger first and sends only to whoever is not
+//! settled yet. A recipient refused for good is settled too: it is recorded, not retried. What is still owed (a
+//! throttled batch, a ticketing system that is down) makes the run end in [`DispatchError::Incomplete`], which
+//! names each channel and keeps its cause, so the host tries the event again later and logs why.
 //!
 //! The one window left is a crash after a service accepted a batch and before its record is written: that batch
 //! goes out again on the retry. It is as narrow as one store write.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
+use tracing::instrument;
+
 use crate::access::Actor;
-use crate::catalog::EmailAddress;
-use crate::command::{Command, UpdateIncident};
+use crate::audience::addressees;
+use crate::command::{Command, LinkTicket};
 use crate::error::{DomainError, StoreError, error_chain};
-use crate::incident::{Incident, SystemId};
+use crate::incident::Incident;
 use crate::ledger::{BATCH_MAX, Delivery, DeliveryChannel, Refused};
-use crate::notify::{BulkMail, Mailer, Notification, Publisher, Recipient, SMS_MAX, ShortMessage};
+pub use crate::notice::{Links, MailTemplate, NOTICE};
+use crate::notice::{shared_data, short_message};
+use crate::notify::{BulkMail, Mailer, Notification, NotifyError, Publisher};
 use crate::service::IncidentService;
 use crate::ticket::TicketNumber;
-use crate::tickets::{self, TicketSystem};
-use crate::timefmt::rfc3339;
+use crate::tickets::{self, TicketError, TicketSystem};
 use crate::timeline::{EventKind, TimelineEvent};
-use crate::unsubscribe::UnsubscribeKey;
-
-/// The mail template every notice uses: a subject, an HTML part and a text part with `{{name}}` placeholders,
-/// kept as files beside this crate. SES registers it under [`MailTemplate::name`] (Handlebars, which escapes
-/// values in the HTML part); the SMTP mailer renders it itself, escaping values in the HTML part. Values never
-/// reach a header except through the subject, which is one line.
-#[derive(Debug, Clone, Copy)]
-pub struct MailTemplate {
-    pub name: &'static str,
-    pub subject: &'static str,
-    pub html: &'static str,
-    pub text: &'static str,
-}
-
-/// The incident notice. The name carries a version: change it when the placeholders change, so that a mailer
-/// never renders new data with an old template.
-pub const NOTICE: MailTemplate = MailTemplate {
-    name: "flare-notice-v1",
-    subject: include_str!("../templates/notice/subject.txt"),
-    html: include_str!("../templates/notice/body.html"),
-    text: include_str!("../templates/notice/body.txt"),
-};
 
 /// Who is recorded on the timeline when the dispatcher links the external ticket.
 pub const ACTOR: &str = "dispatcher";
@@ -70,30 +54,6 @@ impl fmt::Debug for Channels {
             .field("publisher", &self.publisher.is_some())
             .field("tickets", &self.tickets.as_ref().map(|t| t.kind()))
             .finish()
-    }
-}
-
-/// Where the links in a notice point.
-#[derive(Debug, Clone)]
-pub struct Links {
-    /// The public address of Flare, without a trailing slash: `https://flare.example.com`.
-    pub base_url: String,
-    pub unsubscribe: UnsubscribeKey,
-}
-
-impl Links {
-    pub fn new(base_url: &str, unsubscribe: UnsubscribeKey) -> Self {
-        Self { base_url: base_url.trim_end_matches('/').to_string(), unsubscribe }
-    }
-
-    /// The incident's page.
-    pub fn incident(&self, ticket: TicketNumber) -> String {
-        format!("{}/incidents/{ticket}", self.base_url)
-    }
-
-    /// A recipient's link to stop hearing about `systems`.
-    pub fn unsubscribe(&self, email: &EmailAddress, systems: &[SystemId]) -> String {
-        format!("{}/unsubscribe/{}", self.base_url, self.unsubscribe.sign(email, systems))
     }
 }
 
@@ -128,9 +88,42 @@ pub enum DispatchError {
     Store(#[from] StoreError),
     #[error("the event is missing: {ticket} has no event {seq}")]
     Missing { ticket: TicketNumber, seq: u64 },
-    /// Some channels still owe something; each entry says which and why. What did go out is recorded.
-    #[error("not yet delivered: {}", .0.join("; "))]
-    Incomplete(Vec<String>),
+    /// Some channels still owe something; each entry says which and why, with its whole cause chain (a list
+    /// has no single source to chain to). What did go out is recorded.
+    #[error("not yet delivered: {}", .0.iter().map(|o| error_chain(o)).collect::<Vec<_>>().join("; "))]
+    Incomplete(Vec<Owed>),
+}
+
+/// What one channel still owes for an event, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{channel}")]
+pub struct Owed {
+    pub channel: DeliveryChannel,
+    #[source]
+    pub cause: OwedCause,
+}
+
+/// Why a channel still owes something.
+#[derive(Debug, thiserror::Error)]
+pub enum OwedCause {
+    #[error("the ticketing system failed")]
+    Ticket(#[source] TicketError),
+    #[error("the ticket was opened but not linked to the incident")]
+    NotLinked(#[source] DomainError),
+    #[error("the service failed")]
+    Notify(#[source] NotifyError),
+    #[error("{count} recipients were throttled, to be retried")]
+    Throttled { count: usize },
+    #[error("the addressees could not be read")]
+    Addressees(#[source] StoreError),
+    #[error("sent but not recorded")]
+    NotRecorded(#[source] StoreError),
+}
+
+impl Owed {
+    fn new(channel: DeliveryChannel, cause: OwedCause) -> Self {
+        Self { channel, cause }
+    }
 }
 
 /// Delivers timeline events.
@@ -141,13 +134,6 @@ pub struct Dispatcher {
     links: Links,
 }
 
-/// One person to mail, why, and which systems their unsubscribe link leaves.
-struct Addressee {
-    email: EmailAddress,
-    systems: Vec<SystemId>,
-    reason: String,
-}
-
 impl Dispatcher {
     pub fn new(service: IncidentService, channels: Channels, links: Links) -> Self {
         Self { service, channels, links }
@@ -155,28 +141,35 @@ impl Dispatcher {
 
     /// Delivers event `seq` of `ticket` on every configured channel it calls for, skipping whatever the ledger
     /// says is done. Safe to call any number of times for the same event.
+    #[instrument(skip_all, fields(%ticket, seq))]
     pub async fn dispatch(&self, ticket: TicketNumber, seq: u64) -> Result<DispatchReport, DispatchError> {
         let store = self.service.store();
-        let incident = store.get(ticket).await?.ok_or(DispatchError::Missing { ticket, seq })?;
-        let event = store
-            .timeline(ticket)
-            .await?
-            .into_iter()
-            .find(|e| e.seq == seq)
-            .ok_or(DispatchError::Missing { ticket, seq })?;
+        let recorded = store.event(ticket, seq).await?.ok_or(DispatchError::Missing { ticket, seq })?;
+        let event = recorded.event;
+        let (mirror, notify) = match event.kind {
+            // The dispatcher's own record of a ticket it linked: mirroring it would comment on the ticket about
+            // itself, and nobody is told about bookkeeping.
+            EventKind::TicketLinked => return Ok(DispatchReport::default()),
+            EventKind::Opened | EventKind::Updated | EventKind::Resolved | EventKind::Reopened => (true, event.notify),
+            EventKind::Note => (true, false),
+        };
+        let incident = match recorded.incident {
+            Some(incident) => incident,
+            // Events stored before the stores kept the incident beside each event: the current state is the
+            // best there is.
+            None => store.get(ticket).await?.ok_or(DispatchError::Missing { ticket, seq })?,
+        };
         let done = store.event_deliveries(ticket, seq).await?;
         let mut report = DispatchReport::default();
         let mut owed = Vec::new();
 
-        if let Some(system) = self.channels.tickets.as_deref()
-            && mirrors_to_ticket(&event)
-        {
+        if mirror && let Some(system) = self.channels.tickets.as_deref() {
             let prior = on(&done, DeliveryChannel::Ticket);
             if let Err(e) = self.ticket(system, &incident, &event, &prior, &mut report.ticket).await {
                 owed.push(e);
             }
         }
-        if event_notifies(&event) {
+        if notify {
             if let Some(mailer) = self.channels.mailer.as_deref() {
                 let prior = on(&done, DeliveryChannel::Email);
                 if let Err(e) = self.email(mailer, &incident, &event, &prior, &mut report.email).await {
@@ -193,8 +186,8 @@ impl Dispatcher {
         if owed.is_empty() { Ok(report) } else { Err(DispatchError::Incomplete(owed)) }
     }
 
-    /// Mirrors the event in the ticketing system, and stores the ticket's key and link on the incident the
-    /// first time it is opened or found.
+    /// Mirrors the event in the ticketing system, and links the ticket to the incident the first time it is
+    /// opened or found.
     async fn ticket(
         &self,
         system: &dyn TicketSystem,
@@ -202,7 +195,8 @@ impl Dispatcher {
         event: &TimelineEvent,
         prior: &[&Delivery],
         report: &mut ChannelReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), Owed> {
+        let owed = |cause| Owed::new(DeliveryChannel::Ticket, cause);
         if !prior.is_empty() {
             report.skipped += 1;
             return Ok(());
@@ -212,17 +206,16 @@ impl Dispatcher {
             Ok(linked) => {
                 let external = linked.clone().or_else(|| incident.external.clone());
                 if let Some(external) = linked {
-                    let mut link = UpdateIncident::new(incident.ticket);
-                    link.external = Some(external);
-                    match self.service.execute(Command::Update(Box::new(link)), &Actor::system(ACTOR), None).await {
+                    let link = Command::LinkTicket(LinkTicket { ticket: incident.ticket, external });
+                    match self.service.execute(link, &Actor::system(ACTOR), None).await {
                         Ok(_) | Err(DomainError::NoChange) => {}
-                        Err(e) => return Err(format!("ticket: opened but not linked to the incident: {e}")),
+                        Err(e) => return Err(owed(OwedCause::NotLinked(e))),
                     }
                 }
                 (external.map(|e| e.key.to_string()).into_iter().collect(), vec![])
             }
-            Err(e) if e.is_transient() => return Err(format!("ticket: {}", error_chain(&e))),
-            Err(e) => (vec![], vec![Refused { to: system.kind().to_string(), reason: e.to_string() }]),
+            Err(e) if e.is_transient() => return Err(owed(OwedCause::Ticket(e))),
+            Err(e) => (vec![], vec![Refused { to: system.kind().to_string(), reason: error_chain(&e) }]),
         };
         report.sent += sent.len();
         report.refused += refused.len();
@@ -238,19 +231,22 @@ impl Dispatcher {
         event: &TimelineEvent,
         prior: &[&Delivery],
         report: &mut ChannelReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), Owed> {
+        let owed = |cause| Owed::new(DeliveryChannel::Email, cause);
         let settled: BTreeSet<&str> = prior.iter().flat_map(|d| d.settled()).collect();
-        let addressees = self.addressees(incident).await.map_err(|e| format!("email: {e}"))?;
-        let (skipped, owed): (Vec<_>, Vec<_>) =
-            addressees.into_iter().partition(|a| settled.contains(a.email.as_str()));
+        let addressees =
+            addressees(self.service.store().as_ref(), incident).await.map_err(|e| owed(OwedCause::Addressees(e)))?;
+        let (skipped, due): (Vec<_>, Vec<_>) = addressees.into_iter().partition(|a| settled.contains(a.email.as_str()));
         report.skipped += skipped.len();
-        let shared = self.shared_data(incident, event);
-        // The mailer's size, so an SMTP crash re-sends at most the messages that were in flight.
-        let size = mailer.batch_size().clamp(1, BATCH_MAX);
-        for (batch, chunk) in (next_batch(prior)..).zip(owed.chunks(size)) {
-            let recipients = chunk.iter().map(|a| self.recipient(a)).collect();
+        let shared = shared_data(incident, event, &self.links);
+        // The one place mail is cut into batches: each batch is one ledger record, so a crash between a send and
+        // its record re-sends at most this many. SMTP
+        // sends each message on its own, so it asks for the messages it has in flight, not a bulk call's worth.
+        let batch_size = mailer.batch_size().clamp(1, BATCH_MAX);
+        for (batch, chunk) in (next_batch(prior)..).zip(due.chunks(batch_size)) {
+            let recipients = chunk.iter().map(|a| a.recipient(&self.links)).collect();
             let mail = BulkMail { template: NOTICE.name.to_string(), shared: shared.clone(), recipients };
-            let sent = mailer.send_bulk(&mail).await.map_err(|e| format!("email: {}", error_chain(&e)))?;
+            let sent = mailer.send_bulk(&mail).await.map_err(|e| owed(OwedCause::Notify(e)))?;
             report.calls += sent.calls;
             report.sent += sent.sent.len();
             report.refused += sent.failed.len();
@@ -260,7 +256,7 @@ impl Dispatcher {
                 Batch { channel: DeliveryChannel::Email, number: batch, sent: addresses, refused, calls: sent.calls };
             self.record(event, record, report).await?;
             if !sent.deferred.is_empty() {
-                return Err(format!("email: {} recipients throttled, to be retried", sent.deferred.len()));
+                return Err(owed(OwedCause::Throttled { count: sent.deferred.len() }));
             }
         }
         Ok(())
@@ -274,7 +270,8 @@ impl Dispatcher {
         event: &TimelineEvent,
         prior: &[&Delivery],
         report: &mut ChannelReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), Owed> {
+        let owed = |cause| Owed::new(DeliveryChannel::Message, cause);
         if !prior.is_empty() {
             report.skipped += 1;
             return Ok(());
@@ -285,13 +282,10 @@ impl Dispatcher {
             severity: incident.severity,
             event: event.kind,
         };
-        let published = publisher
-            .publish(std::slice::from_ref(&note))
-            .await
-            .map_err(|e| format!("message: {}", error_chain(&e)))?;
+        let published = publisher.publish(std::slice::from_ref(&note)).await.map_err(|e| owed(OwedCause::Notify(e)))?;
         report.calls += published.calls;
         if !published.deferred.is_empty() {
-            return Err("message: the topic is throttling, to be retried".into());
+            return Err(owed(OwedCause::Throttled { count: published.deferred.len() }));
         }
         let systems = || note.systems.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
         let sent: Vec<String> = published.published.iter().map(|_| systems()).collect();
@@ -303,86 +297,8 @@ impl Dispatcher {
         self.record(event, batch, report).await
     }
 
-    /// Everyone to mail about the incident, each address once, in address order: the subscribers of every
-    /// affected system (a subscriber of two systems is one addressee whose link leaves both), the engineer, and
-    /// the listed addresses.
-    async fn addressees(&self, incident: &Incident) -> Result<Vec<Addressee>, StoreError> {
-        let store = self.service.store();
-        let mut by_email: BTreeMap<EmailAddress, Addressee> = BTreeMap::new();
-        for affected in &incident.systems {
-            let name = store
-                .get_system(&affected.system)
-                .await?
-                .map_or_else(|| affected.system.to_string(), |s| s.name.to_string());
-            for subscriber in store.subscribers(&affected.system).await? {
-                let Some(email) = subscriber.email else { continue };
-                let entry = by_email.entry(email.clone()).or_insert_with(|| Addressee {
-                    email,
-                    systems: vec![],
-                    reason: String::new(),
-                });
-                entry.systems.push(affected.system.clone());
-                entry.reason = if entry.reason.is_empty() { name.clone() } else { format!("{}, {name}", entry.reason) };
-            }
-        }
-        for addressee in by_email.values_mut() {
-            addressee.reason = format!("you subscribe to {}", addressee.reason);
-        }
-        let named = incident
-            .engineer_email
-            .iter()
-            .map(|e| (e, "you are the engineer responsible for this incident"))
-            .chain(incident.notify_emails.iter().map(|e| (e, "you were listed to be told about this incident")));
-        for (email, reason) in named {
-            by_email.entry(email.clone()).or_insert_with(|| Addressee {
-                email: email.clone(),
-                systems: vec![],
-                reason: reason.to_string(),
-            });
-        }
-        Ok(by_email.into_values().collect())
-    }
-
-    fn recipient(&self, addressee: &Addressee) -> Recipient {
-        let unsubscribe = self.links.unsubscribe(&addressee.email, &addressee.systems);
-        Recipient {
-            email: addressee.email.clone(),
-            data: BTreeMap::from([
-                ("unsubscribe_url".to_string(), unsubscribe),
-                ("reason".to_string(), addressee.reason.clone()),
-            ]),
-        }
-    }
-
-    /// The placeholders every recipient of this event shares.
-    fn shared_data(&self, incident: &Incident, event: &TimelineEvent) -> BTreeMap<String, String> {
-        let systems: Vec<&str> = incident.systems.iter().map(|s| s.system.as_str()).collect();
-        let resolved = incident.resolved_at.map(|t| format!("Resolved: {}", rfc3339(t))).unwrap_or_default();
-        // An opening has no message of its own: its description says what is wrong.
-        let message = match (&event.message, event.kind) {
-            (Some(m), _) => m.to_string(),
-            (None, EventKind::Opened) => incident.description.to_string(),
-            (None, _) => String::new(),
-        };
-        BTreeMap::from(
-            [
-                ("ticket", incident.ticket.to_string()),
-                ("headline", headline(incident, event)),
-                ("title", incident.title.to_string()),
-                ("status", incident.status.to_string()),
-                ("severity", format!("{} ({})", incident.severity, incident.severity.label())),
-                ("systems", systems.join(", ")),
-                ("started_at", rfc3339(incident.started_at)),
-                ("resolved_line", resolved),
-                ("message", message),
-                ("link", self.links.incident(incident.ticket)),
-            ]
-            .map(|(k, v)| (k.to_string(), v)),
-        )
-    }
-
     /// Writes one batch to the ledger.
-    async fn record(&self, event: &TimelineEvent, batch: Batch, report: &mut ChannelReport) -> Result<(), String> {
+    async fn record(&self, event: &TimelineEvent, batch: Batch, report: &mut ChannelReport) -> Result<(), Owed> {
         let channel = batch.channel;
         let delivery = Delivery {
             ticket: event.ticket,
@@ -398,7 +314,7 @@ impl Dispatcher {
             .store()
             .record_delivery(&delivery)
             .await
-            .map_err(|e| format!("{channel}: sent but not recorded: {e}"))?;
+            .map_err(|e| Owed::new(channel, OwedCause::NotRecorded(e)))?;
         report.batches += 1;
         Ok(())
     }
@@ -414,71 +330,10 @@ struct Batch {
 }
 
 /// Whether people are mailed and messaged about this event: openings, resolutions and reopenings, and updates
-/// marked to notify, unless whoever made the change asked not to.
+/// marked to notify, unless whoever made the change asked not to. Notes and ticket links stay internal.
 pub fn event_notifies(event: &TimelineEvent) -> bool {
     event.notify
         && matches!(event.kind, EventKind::Opened | EventKind::Updated | EventKind::Resolved | EventKind::Reopened)
-}
-
-/// Whether the event is mirrored in the ticketing system: every event except the dispatcher's own linking of
-/// the ticket, which would otherwise comment on the ticket about itself.
-pub fn mirrors_to_ticket(event: &TimelineEvent) -> bool {
-    let only_link = event.kind == EventKind::Updated
-        && event.message.is_none()
-        && !event.changes.is_empty()
-        && event.changes.iter().all(|c| c.field == "external");
-    !only_link
-}
-
-/// The first line of a notice: "Major incident opened", "Incident resolved".
-fn headline(incident: &Incident, event: &TimelineEvent) -> String {
-    let what = match event.kind {
-        EventKind::Opened => "opened",
-        EventKind::Updated | EventKind::Note => "updated",
-        EventKind::Resolved => "resolved",
-        EventKind::Reopened => "reopened",
-    };
-    let severity = incident.severity.label();
-    let mut line = format!("{severity} incident {what}");
-    line[..1].make_ascii_uppercase();
-    line
-}
-
-/// The SMS-sized message: ticket, severity, status, the title cut to fit, and the link. The link is never cut,
-/// so the message is always usable; a base URL so long that nothing else fits gets a message without it.
-pub fn short_message(incident: &Incident, event: &TimelineEvent, link: &str) -> ShortMessage {
-    let head = format!(
-        "{} {} {}: ",
-        incident.ticket,
-        incident.severity.as_str().to_uppercase(),
-        headline_status(incident, event)
-    );
-    let tail = format!(" {link}");
-    let room = SMS_MAX.saturating_sub(head.chars().count() + tail.chars().count());
-    let title = incident.title.as_str();
-    let title = if title.chars().count() <= room {
-        title.to_string()
-    } else {
-        let cut: String = title.chars().take(room.saturating_sub(1)).collect();
-        format!("{}…", cut.trim_end())
-    };
-    let full = format!("{head}{title}{tail}");
-    ShortMessage::parse("message", &full)
-        .or_else(|_| ShortMessage::parse("message", &format!("{head}{title}")))
-        .unwrap_or_else(|_| {
-            // Head and title are bounded by construction; this only trims what cannot happen.
-            let cut: String = full.chars().take(SMS_MAX).collect();
-            ShortMessage::parse("message", &cut).unwrap_or_else(|_| unreachable!("{SMS_MAX} characters fit"))
-        })
-}
-
-fn headline_status(incident: &Incident, event: &TimelineEvent) -> &'static str {
-    match event.kind {
-        EventKind::Opened => "opened",
-        EventKind::Resolved => "resolved",
-        EventKind::Reopened => "reopened",
-        EventKind::Updated | EventKind::Note => incident.status.as_str(),
-    }
 }
 
 /// The deliveries already recorded on one channel.
@@ -492,112 +347,33 @@ fn next_batch(prior: &[&Delivery]) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use time::macros::datetime;
-
     use super::*;
-    use crate::incident::{Channel, Severity, Source, Status};
-    use crate::text::{Description, Message, PersonName, Title};
-    use crate::timeline::FieldChange;
+    use crate::test_util::{event, incident};
 
-    fn incident(title: &str) -> Incident {
-        let t = datetime!(2026-11-22 09:00 UTC);
-        Incident {
-            ticket: TicketNumber::from_number(1042).unwrap(),
-            title: Title::parse("title", title).unwrap(),
-            description: Description::parse("description", "No one can connect").unwrap(),
-            severity: Severity::Sev2,
-            status: Status::Identified,
-            systems: vec![],
-            engineer: None,
-            engineer_email: None,
-            notify_emails: vec![],
-            reporter: PersonName::parse("reporter", "Ada").unwrap(),
-            started_at: t,
-            detected_at: None,
-            resolved_at: None,
-            external: None,
-            source: Source::new(Channel::Api),
-            root_cause: None,
-            follow_ups: vec![],
-            version: 1,
-            created_at: t,
-            updated_at: t,
-        }
-    }
-
-    fn event(kind: EventKind, notify: bool, changes: &[&str], message: Option<&str>) -> TimelineEvent {
-        TimelineEvent {
-            ticket: TicketNumber::from_number(1042).unwrap(),
-            seq: 2,
-            at: datetime!(2026-11-22 09:00 UTC),
-            actor: Actor::system("test"),
-            kind,
-            changes: changes
-                .iter()
-                .map(|f| FieldChange { field: (*f).to_string(), from: serde_json::Value::Null, to: "x".into() })
-                .collect(),
-            message: message.map(|m| Message::parse("message", m).unwrap()),
-            notify,
-        }
+    fn marked(kind: EventKind, notify: bool) -> TimelineEvent {
+        TimelineEvent { notify, ..event(&incident().build(), kind) }
     }
 
     #[test]
-    fn a_short_message_fits_one_sms_and_always_keeps_the_link() {
-        let link = "https://flare.example.com/incidents/INC-1042";
-        let short = short_message(&incident("VPN down"), &event(EventKind::Opened, true, &[], None), link);
-        assert_eq!(short.as_str(), format!("INC-1042 SEV2 opened: VPN down {link}"));
-
-        let long = incident(&"Every office printer ".repeat(9));
-        let short = short_message(&long, &event(EventKind::Updated, true, &["status"], None), link);
-        assert_eq!(short.as_str().chars().count(), SMS_MAX);
-        assert!(short.as_str().starts_with("INC-1042 SEV2 identified: Every office printer"), "{}", short.as_str());
-        assert!(short.as_str().ends_with(&format!("… {link}")), "{}", short.as_str());
+    fn openings_resolutions_and_marked_updates_notify() {
+        assert!(event_notifies(&marked(EventKind::Opened, true)));
+        assert!(event_notifies(&marked(EventKind::Resolved, true)));
+        assert!(!event_notifies(&marked(EventKind::Updated, false)), "an update not marked notify");
     }
 
     #[test]
-    fn who_hears_of_which_event() {
-        assert!(event_notifies(&event(EventKind::Opened, true, &[], None)));
-        assert!(!event_notifies(&event(EventKind::Updated, false, &["title"], None)), "an update not marked notify");
-        assert!(!event_notifies(&event(EventKind::Note, true, &[], Some("call the vendor"))), "notes stay internal");
-        assert!(event_notifies(&event(EventKind::Resolved, true, &["status"], None)));
+    fn notes_and_ticket_links_never_notify() {
+        assert!(!event_notifies(&marked(EventKind::Note, true)));
+        assert!(!event_notifies(&marked(EventKind::TicketLinked, true)));
     }
 
     #[test]
-    fn the_dispatchers_own_ticket_link_is_not_mirrored_back_to_the_ticket() {
-        assert!(!mirrors_to_ticket(&event(EventKind::Updated, false, &["external"], None)));
-        assert!(mirrors_to_ticket(&event(EventKind::Updated, false, &["external", "title"], None)));
-        assert!(mirrors_to_ticket(&event(EventKind::Updated, false, &[], Some("vendor engaged"))));
-        assert!(mirrors_to_ticket(&event(EventKind::Note, false, &[], Some("call the vendor"))));
-    }
-
-    #[test]
-    fn a_headline_names_the_severity_and_what_happened() {
-        assert_eq!(headline(&incident("x"), &event(EventKind::Opened, true, &[], None)), "Major incident opened");
-        assert_eq!(headline(&incident("x"), &event(EventKind::Resolved, true, &[], None)), "Major incident resolved");
-    }
-
-    #[test]
-    fn the_notice_templates_use_only_placeholders_the_dispatcher_fills() {
-        let filled = [
-            "ticket",
-            "headline",
-            "title",
-            "status",
-            "severity",
-            "systems",
-            "started_at",
-            "resolved_line",
-            "message",
-            "link",
-            "unsubscribe_url",
-            "reason",
-        ];
-        for part in [NOTICE.subject, NOTICE.html, NOTICE.text] {
-            for piece in part.split("{{").skip(1) {
-                let name = piece.split("}}").next().unwrap().trim();
-                assert!(filled.contains(&name), "{name} is not filled");
-            }
-        }
-        assert!(!NOTICE.subject.contains('\n'), "the subject is one line");
+    fn an_owed_channel_keeps_its_whole_cause_chain_in_the_error() {
+        let store = StoreError::Corrupt("row 7".into());
+        let e = DispatchError::Incomplete(vec![Owed::new(DeliveryChannel::Email, OwedCause::NotRecorded(store))]);
+        assert_eq!(
+            e.to_string(),
+            "not yet delivered: email: sent but not recorded: the store holds a record it cannot read: row 7"
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::incident::{Incident, Source, SystemId};
 use crate::ledger::LedgerStore;
 use crate::ticket::TicketNumber;
 use crate::timefmt::serde_rfc3339;
-use crate::timeline::TimelineEvent;
+use crate::timeline::{RecordedEvent, TimelineEvent};
 use crate::window::{Page, WindowQuery};
 
 /// What a request with an idempotency key committed, kept so that a retry gets the same answer.
@@ -56,15 +56,16 @@ pub trait IncidentStore: Send + Sync {
     /// is skipped, so the sequence may have gaps but never duplicates.
     async fn next_ticket(&self) -> Result<TicketNumber, StoreError>;
 
-    /// Writes a new incident, its opening event and its idempotency record in one transaction.
+    /// Writes a new incident, its opening event (with the incident beside it, for [`IncidentStore::event`]) and
+    /// its idempotency record in one transaction.
     ///
     /// Fails with [`StoreError::IdempotencyKeyTaken`] when the key is already recorded (and not expired), and
     /// with [`StoreError::AlreadyExists`] when the incident's source external id is already taken. Either way
     /// nothing is written.
     async fn create(&self, new: NewIncident<'_>) -> Result<(), StoreError>;
 
-    /// Replaces an incident with its next state and appends the event recording the change, in one
-    /// transaction, provided the stored version is still `incident.version - 1`. Otherwise fails with
+    /// Replaces an incident with its next state and appends the event recording the change (with that state
+    /// beside it, for [`IncidentStore::event`]), in one transaction, provided the stored version is still `incident.version - 1`. Otherwise fails with
     /// [`StoreError::Conflict`] naming the current version, or [`StoreError::IdempotencyKeyTaken`], and
     /// writes nothing.
     async fn save(
@@ -78,6 +79,10 @@ pub trait IncidentStore: Send + Sync {
     async fn idempotency(&self, key: &str, now: OffsetDateTime) -> Result<Option<IdempotencyKey>, StoreError>;
 
     async fn get(&self, ticket: TicketNumber) -> Result<Option<Incident>, StoreError>;
+
+    /// One event of an incident, with the incident as that event left it: one GetItem or one `SELECT`, whatever
+    /// the length of the timeline. `None` when there is no such event.
+    async fn event(&self, ticket: TicketNumber, seq: u64) -> Result<Option<RecordedEvent>, StoreError>;
 
     /// Every event of an incident, oldest first.
     async fn timeline(&self, ticket: TicketNumber) -> Result<Vec<TimelineEvent>, StoreError>;

@@ -123,6 +123,8 @@ pub async fn sync(
         EventKind::Updated | EventKind::Note => system.comment(&external, incident, event).await?,
         EventKind::Resolved => system.resolve(&external, incident, event).await?,
         EventKind::Reopened => system.reopen(&external, incident, event).await?,
+        // The link is the dispatcher's own record of this very call; the dispatcher never mirrors it.
+        EventKind::TicketLinked => {}
     }
     Ok(new.then_some(external))
 }
@@ -135,8 +137,8 @@ mod tests {
 
     use super::*;
     use crate::access::Actor;
-    use crate::incident::{Channel, Severity, Source, Status};
-    use crate::text::{Description, ExternalId, Line, PersonName, Title};
+    use crate::test_util;
+    use crate::text::{ExternalId, Line};
 
     /// Records the calls it gets; `found` is what `find` answers.
     struct Recorder {
@@ -184,29 +186,12 @@ mod tests {
     }
 
     fn incident(external: Option<ExternalTicket>) -> Incident {
-        let t = datetime!(2026-11-22 09:00 UTC);
-        Incident {
-            ticket: TicketNumber::from_number(1042).unwrap(),
-            title: Title::parse("title", "VPN down").unwrap(),
-            description: Description::parse("description", "No one can connect").unwrap(),
-            severity: Severity::Sev2,
-            status: Status::Investigating,
-            systems: vec![],
-            engineer: None,
-            engineer_email: None,
-            notify_emails: Vec::new(),
-            reporter: PersonName::parse("reporter", "Ada").unwrap(),
-            started_at: t,
-            detected_at: None,
-            resolved_at: None,
-            external,
-            source: Source::new(Channel::Api),
-            root_cause: None,
-            follow_ups: vec![],
-            version: 1,
-            created_at: t,
-            updated_at: t,
+        let i = test_util::incident();
+        match external {
+            Some(e) => i.external(e),
+            None => i,
         }
+        .build()
     }
 
     fn event(kind: EventKind) -> TimelineEvent {

@@ -6,6 +6,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::access::Actor;
+use crate::incident::Incident;
 use crate::text::Message;
 use crate::ticket::TicketNumber;
 use crate::timefmt::serde_rfc3339;
@@ -18,8 +19,21 @@ crate::choice!(
         Resolved = "resolved",
         Reopened = "reopened",
         Note = "note",
+        /// The dispatcher linked the incident to the ticket it opened or found in the ticketing system. It is
+        /// bookkeeping of the dispatcher's own, so it is never delivered anywhere.
+        TicketLinked = "ticket_linked",
     }
 );
+
+impl EventKind {
+    /// The kind in words, for pages and mail: the wire name without its underscore.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TicketLinked => "ticket linked",
+            other => other.as_str(),
+        }
+    }
+}
 
 /// One field's value before and after. Values are the field's JSON form; `null` means absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,6 +58,15 @@ pub struct TimelineEvent {
     pub notify: bool,
 }
 
+/// An event as the store keeps it: the event, and the incident as that event left it (its state at version
+/// `seq`), so that whoever delivers the event later describes that moment, not whatever happened since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    pub event: TimelineEvent,
+    /// `None` for events stored before the stores kept this state beside each event.
+    pub incident: Option<Incident>,
+}
+
 /// The fields that differ between two JSON objects, in a stable order, leaving out bookkeeping fields.
 pub(crate) fn diff(before: &Value, after: &Value, skip: &[&str]) -> Vec<FieldChange> {
     let empty = serde_json::Map::new();
@@ -64,6 +87,12 @@ pub(crate) fn diff(before: &Value, after: &Value, skip: &[&str]) -> Vec<FieldCha
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_ticket_link_reads_as_words_on_a_page() {
+        assert_eq!(EventKind::TicketLinked.label(), "ticket linked");
+        assert_eq!(EventKind::Opened.label(), "opened");
+    }
 
     #[test]
     fn diff_names_each_changed_field_once() {

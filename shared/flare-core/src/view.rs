@@ -186,34 +186,11 @@ impl CommittedView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{Channel, Source};
-    use crate::text::{Description, PersonName, Title};
-    use time::macros::datetime;
+    use crate::test_util;
 
     fn incident() -> Incident {
-        let t = datetime!(2026-11-22 09:00 UTC);
-        Incident {
-            ticket: TicketNumber::from_number(7).unwrap(),
-            title: Title::parse("title", "VPN down").unwrap(),
-            description: Description::parse("description", "No one can connect").unwrap(),
-            severity: Severity::Sev2,
-            status: Status::Resolved,
-            systems: vec![],
-            engineer: None,
-            engineer_email: None,
-            notify_emails: Vec::new(),
-            reporter: PersonName::parse("reporter", "Ada").unwrap(),
-            started_at: t,
-            detected_at: None,
-            resolved_at: Some(t + time::Duration::minutes(90)),
-            external: None,
-            source: Source::new(Channel::Api),
-            root_cause: None,
-            follow_ups: vec![],
-            version: 3,
-            created_at: t,
-            updated_at: t,
-        }
+        let t = test_util::STARTED_AT;
+        test_util::incident().ticket(7).resolved_at(t + time::Duration::minutes(90)).version(3).build()
     }
 
     #[test]

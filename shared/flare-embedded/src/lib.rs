@@ -6,7 +6,8 @@
 //!   mailer over lettre's file transport, writing `.eml` files, for development only; it is never the default.
 //!
 //! - [`Worker`]: drains the dispatch queue (filled in the same transaction as each timeline event) through
-//!   [`flare_core::dispatch::Dispatcher`], the code the dispatcher Lambda runs for the DynamoDB stream.
+//!   [`flare_core::dispatch::Dispatcher`], the code the dispatcher Lambda runs for the DynamoDB stream. Its retry
+//!   state is each [`QueuedEvent`]'s row, so a restart keeps every event's backoff.
 //!
 //! The in-process schedules (poller, reporter) will live here too. Nothing here is used by the Lambda functions.
 //!
@@ -28,5 +29,5 @@ pub use chat::{CHAT_WEBHOOKS_MAX, ChatConfig, ChatWebhooks, DEFAULT_CHAT_TIMEOUT
 pub use migrations::SchemaTooNew;
 pub use smtp::{DEFAULT_MAIL_RATE, FileOutbox, POOL_SIZE, SmtpConfig, SmtpMailer, SmtpTls, TransportError};
 pub use smtp_pool::{SmtpPool, SmtpSendError};
-pub use store::SqliteStore;
+pub use store::{QueuedEvent, SqliteStore};
 pub use worker::{Drained, Worker};

@@ -36,7 +36,7 @@ struct EventRow {
     at: String,
     at_iso: String,
     who: String,
-    kind: EventKind,
+    kind: &'static str,
     message: Option<String>,
     /// The fields a change touched; empty for the opening event, which sets them all.
     changed: Vec<String>,
@@ -50,7 +50,7 @@ impl From<&TimelineEvent> for EventRow {
             at: readable(e.at),
             at_iso: flare_core::timefmt::rfc3339(e.at),
             who: e.actor.name.clone(),
-            kind: e.kind,
+            kind: e.kind.label(),
             message: e.message.as_ref().map(ToString::to_string),
             changed,
         }

@@ -38,6 +38,7 @@ pub(crate) fn event(incident: &Incident, event: &TimelineEvent) -> Vec<String> {
         EventKind::Note => "noted",
         EventKind::Resolved => "resolved",
         EventKind::Reopened => "reopened",
+        EventKind::TicketLinked => "linked to this ticket",
     };
     let mut paragraphs = vec![format!("{} {what} by {} at {}", incident.ticket, event.actor.name, rfc3339(event.at))];
     if let Some(message) = &event.message {

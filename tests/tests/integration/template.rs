@@ -176,6 +176,13 @@ fn the_dispatchers_retries_are_bounded_and_end_in_an_encrypted_queue() {
 }
 
 #[test]
+fn the_tables_stream_carries_only_keys_because_the_dispatcher_reads_each_event_by_key() {
+    let doc = template();
+    let table = referenced(&doc, &dispatcher_stream(&doc)["Stream"]);
+    assert_eq!(table["Properties"]["StreamSpecification"]["StreamViewType"].as_str(), Some("KEYS_ONLY"));
+}
+
+#[test]
 fn the_dispatcher_is_sent_only_new_timeline_events() {
     let doc = template();
     let filters = dispatcher_stream(&doc)["FilterCriteria"]["Filters"].as_vec().expect("FilterCriteria.Filters");

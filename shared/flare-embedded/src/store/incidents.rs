@@ -1,8 +1,8 @@
 //! [`IncidentStore`] on SQLite: ticket numbers, incidents with their systems and timeline, and idempotency
 //! records.
 //!
-//! `create` and `save` each write the incident row, its `incident_systems` rows, one timeline event, its row in
-//! the dispatch queue ([`super::queue`]) and the idempotency record in one transaction. The outcomes a caller handles (a taken key, a taken external id, a
+//! `create` and `save` each write the incident row, its `incident_systems` rows, one timeline event (with the
+//! incident's document beside it, for [`IncidentStore::event`]), its row in the dispatch queue ([`super::queue`]) and the idempotency record in one transaction. The outcomes a caller handles (a taken key, a taken external id, a
 //! stale version) are found by reading inside that transaction before writing, never by parsing SQLite's error
 //! messages; any constraint that still fires is a bug and surfaces as `Unavailable`.
 //!
@@ -12,13 +12,13 @@
 use async_trait::async_trait;
 use flare_core::timefmt::sortable;
 use flare_core::{
-    IdempotencyKey, Incident, IncidentStore, NewIncident, Page, Source, StoreError, TicketNumber, TimelineEvent,
-    WindowQuery,
+    IdempotencyKey, Incident, IncidentStore, NewIncident, Page, RecordedEvent, Source, StoreError, TicketNumber,
+    TimelineEvent, WindowQuery,
 };
 use rusqlite::{Connection, OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::codec::{doc, docs, encode, exists, int, ticket, uint};
+use super::codec::{decode, doc, docs, encode, exists, int, ticket, uint};
 use super::{Failure, SqliteStore, queue, window};
 
 /// The columns of an incident row, and the systems it affects.
@@ -119,26 +119,40 @@ impl IncidentRow {
     }
 }
 
+/// A timeline row: the event, and the incident as the event left it.
 struct EventRow {
     ticket: i64,
     seq: i64,
     doc: String,
+    incident: String,
 }
 
 impl EventRow {
-    fn new(e: &TimelineEvent) -> Result<Self, StoreError> {
-        Ok(Self { ticket: int(e.ticket.number())?, seq: int(e.seq)?, doc: encode(e)? })
+    fn new(e: &TimelineEvent, incident: &IncidentRow) -> Result<Self, StoreError> {
+        Ok(Self { ticket: int(e.ticket.number())?, seq: int(e.seq)?, doc: encode(e)?, incident: incident.doc.clone() })
     }
 
     /// Appends the event to the timeline and queues it for dispatch, due at once (`now`, the event's time).
     fn insert(&self, conn: &Connection, now: &str) -> Result<(), Failure> {
-        conn.prepare_cached("INSERT INTO timeline (ticket, seq, doc) VALUES (?1, ?2, ?3)")?.execute(params![
-            self.ticket,
-            self.seq,
-            self.doc
-        ])?;
+        conn.prepare_cached("INSERT INTO timeline (ticket, seq, doc, incident) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![self.ticket, self.seq, self.doc, self.incident])?;
         queue::enqueue(conn, self.ticket, self.seq, now)
     }
+}
+
+/// One timeline row, decoded.
+fn recorded_event(conn: &Connection, number: TicketNumber, n: i64, seq: i64) -> Result<Option<RecordedEvent>, Failure> {
+    let sql = "SELECT doc, incident FROM timeline WHERE ticket = ?1 AND seq = ?2";
+    let row: Option<(String, Option<String>)> =
+        conn.prepare_cached(sql)?.query_row([n, seq], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    let Some((event, incident)) = row else {
+        return Ok(None);
+    };
+    let what = format_args!("event {seq} of {number}");
+    let event = decode(what, &event)?;
+    let incident =
+        incident.map(|doc| decode(format_args!("the incident at event {seq} of {number}"), &doc)).transpose()?;
+    Ok(Some(RecordedEvent { event, incident }))
 }
 
 struct KeyRow {
@@ -234,7 +248,7 @@ impl IncidentStore for SqliteStore {
     async fn create(&self, new: NewIncident<'_>) -> Result<(), StoreError> {
         let number = new.incident.ticket;
         let row = IncidentRow::new(new.incident)?;
-        let event = EventRow::new(new.event)?;
+        let event = EventRow::new(new.event, &row)?;
         let key = new.idempotency.map(KeyRow::new).transpose()?;
         let now = sortable(new.event.at);
         self.write(move |tx| create(tx, &row, &event, key.as_ref(), &now, number)).await
@@ -248,7 +262,7 @@ impl IncidentStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let number = incident.ticket;
         let row = IncidentRow::new(incident)?;
-        let event_row = EventRow::new(event)?;
+        let event_row = EventRow::new(event, &row)?;
         let key = idempotency.map(KeyRow::new).transpose()?;
         let now = sortable(event.at);
         self.write(move |tx| save(tx, &row, &event_row, key.as_ref(), &now, number)).await
@@ -270,6 +284,11 @@ impl IncidentStore for SqliteStore {
             doc(conn, format_args!("incident {number}"), "SELECT doc FROM incidents WHERE ticket = ?1", [n])
         })
         .await
+    }
+
+    async fn event(&self, number: TicketNumber, seq: u64) -> Result<Option<RecordedEvent>, StoreError> {
+        let (n, s) = (int(number.number())?, int(seq)?);
+        self.read(move |conn| recorded_event(conn, number, n, s)).await
     }
 
     async fn timeline(&self, number: TicketNumber) -> Result<Vec<TimelineEvent>, StoreError> {

@@ -19,6 +19,8 @@ mod ledger;
 mod queue;
 mod window;
 
+pub use queue::QueuedEvent;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

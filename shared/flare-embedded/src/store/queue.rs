@@ -20,9 +20,19 @@ const ERROR_MAX_CHARS: usize = 500;
 /// The worker's poll, `?1` the time and `?2` the limit: a range of the `dispatch_queue_by_due` index, in order.
 /// Only an incident's earliest queued event is due: while one is postponed, the later ones wait behind it, so
 /// nobody hears "resolved" before "opened".
-pub(super) const DUE: &str = "SELECT q.ticket, q.seq FROM dispatch_queue q WHERE q.due_at <= ?1 \
+pub(super) const DUE: &str = "SELECT q.ticket, q.seq, q.attempts FROM dispatch_queue q WHERE q.due_at <= ?1 \
      AND NOT EXISTS (SELECT 1 FROM dispatch_queue e WHERE e.ticket = q.ticket AND e.seq < q.seq) \
      ORDER BY q.due_at, q.ticket, q.seq LIMIT ?2";
+
+/// A queued event that is due, with the failed attempts its row counts: the worker's whole retry state lives in
+/// the row, so a restart keeps each event's backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedEvent {
+    pub ticket: TicketNumber,
+    pub seq: u64,
+    /// Attempts that failed so far: 0 for an event never tried.
+    pub attempts: u32,
+}
 
 /// Queues event `seq` of incident `ticket`, due at `due_at` (a sortable time).
 pub(super) fn enqueue(conn: &Connection, ticket: i64, seq: i64, due_at: &str) -> Result<(), Failure> {
@@ -43,15 +53,19 @@ impl SqliteStore {
     /// Up to `limit` queued events due at or before `now`, the longest due first (by due time, then ticket and
     /// sequence). Only each incident's earliest queued event is returned, so its events go out in order: one
     /// that is postponed holds back those after it.
-    pub async fn due_events(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<(TicketNumber, u64)>, StoreError> {
+    pub async fn due_events(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<QueuedEvent>, StoreError> {
         let now = sortable(now);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(DUE)?;
-            let rows = stmt.query_map(params![now, limit], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))?;
+            let rows = stmt.query_map(params![now, limit], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            })?;
             rows.map(|row| {
-                let (n, seq) = row?;
-                Ok((ticket(n)?, uint(format_args!("queued event of ticket {n}"), seq)?))
+                let (n, seq, attempts) = row?;
+                let seq = uint(format_args!("queued event of ticket {n}"), seq)?;
+                let attempts = uint(format_args!("attempts of event {seq} of ticket {n}"), attempts)?;
+                Ok(QueuedEvent { ticket: ticket(n)?, seq, attempts: u32::try_from(attempts).unwrap_or(u32::MAX) })
             })
             .collect()
         })

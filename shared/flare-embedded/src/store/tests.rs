@@ -15,7 +15,7 @@ use tempfile::TempDir;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-use super::{SqliteStore, window};
+use super::{QueuedEvent, SqliteStore, window};
 use crate::SchemaTooNew;
 use crate::migrations::latest;
 
@@ -439,7 +439,7 @@ async fn revoking_a_key_keeps_the_first_time() {
 }
 
 async fn queued(store: &SqliteStore, now: OffsetDateTime) -> Vec<(TicketNumber, u64)> {
-    store.due_events(now, 100).await.unwrap()
+    store.due_events(now, 100).await.unwrap().into_iter().map(|q| (q.ticket, q.seq)).collect()
 }
 
 #[tokio::test]
@@ -450,7 +450,7 @@ async fn the_events_of_create_and_save_are_queued_due_at_once_in_order() {
     let (a2, event) = retitle(&a, "VPN very down");
     store.save(&a2, &event, None).await.unwrap();
     assert_eq!(queued(&store, NOW).await, [(a.ticket, 1), (b.ticket, 1)], "an incident's later event waits");
-    assert_eq!(store.due_events(NOW, 1).await.unwrap(), [(a.ticket, 1)]);
+    assert_eq!(store.due_events(NOW, 1).await.unwrap(), [QueuedEvent { ticket: a.ticket, seq: 1, attempts: 0 }]);
     assert!(queued(&store, NOW - Duration::microseconds(1)).await.is_empty());
     assert_eq!(store.pending_events().await.unwrap(), 3);
     store.finish_event(a.ticket, 1).await.unwrap();
@@ -512,4 +512,24 @@ async fn the_worker_polls_the_queue_through_its_index() {
         stmt.query_map(rusqlite::params!["x", 10], |r| r.get(3)).unwrap().map(Result::unwrap).collect();
     assert!(plan.iter().any(|d| d.contains("dispatch_queue_by_due")), "{plan:#?}");
     assert!(!plan.iter().any(|d| d.contains("TEMP B-TREE")), "{plan:#?}");
+}
+
+#[tokio::test]
+async fn a_due_event_carries_the_attempts_its_row_counts() {
+    let (_dir, store) = store();
+    let a = open(&store, "VPN down", NOW).await;
+    store.postpone_event(a.ticket, 1, NOW, "mail server said 451").await.unwrap();
+    store.postpone_event(a.ticket, 1, NOW, "connection refused").await.unwrap();
+    assert_eq!(store.due_events(NOW, 10).await.unwrap(), [QueuedEvent { ticket: a.ticket, seq: 1, attempts: 2 }]);
+}
+
+#[tokio::test]
+async fn an_event_reads_back_with_the_incident_as_it_left_it() {
+    let (_dir, store) = store();
+    let v1 = open(&store, "VPN down", NOW).await;
+    let (v2, e2) = retitle(&v1, "VPN very down");
+    store.save(&v2, &e2, None).await.unwrap();
+    let first = store.event(v1.ticket, 1).await.unwrap().unwrap();
+    assert_eq!(first.incident, Some(v1));
+    assert_eq!(first.event.seq, 1);
 }

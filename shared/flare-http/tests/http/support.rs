@@ -313,6 +313,9 @@ impl IncidentStore for BrokenStore {
     async fn get(&self, _: TicketNumber) -> Result<Option<Incident>, StoreError> {
         outage()
     }
+    async fn event(&self, _: TicketNumber, _: u64) -> Result<Option<flare_core::RecordedEvent>, StoreError> {
+        outage()
+    }
     async fn timeline(&self, _: TicketNumber) -> Result<Vec<TimelineEvent>, StoreError> {
         outage()
     }

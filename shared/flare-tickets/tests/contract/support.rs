@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 
 use flare_core::config::Env;
-use flare_core::text::{Description, ExternalId, Line, Message, PersonName, Title};
+use flare_core::test_util;
+use flare_core::text::{ExternalId, Line, Message};
 use flare_core::{
-    Actor, AffectedSystem, Channel, EventKind, ExternalTicket, Impact, Incident, Severity, Source, Status, SystemId,
-    TicketNumber, TicketSystem, TimelineEvent,
+    Actor, Channel, EventKind, ExternalTicket, Incident, Severity, Source, TicketNumber, TicketSystem, TimelineEvent,
 };
 use time::macros::datetime;
 use wiremock::{MockServer, Request};
@@ -70,32 +70,13 @@ pub fn ticket() -> TicketNumber {
 }
 
 pub fn incident() -> Incident {
-    let t = datetime!(2026-11-22 09:00 UTC);
-    Incident {
-        ticket: ticket(),
-        title: Title::parse("title", "VPN down").unwrap(),
-        description: Description::parse("description", "No one can connect.\nPing @ops <b>now</b>").unwrap(),
-        severity: Severity::Sev1,
-        status: Status::Investigating,
-        systems: vec![AffectedSystem {
-            system: SystemId::parse("system", "vpn").unwrap(),
-            impact: Impact::MajorOutage,
-        }],
-        engineer: None,
-        engineer_email: None,
-        notify_emails: Vec::new(),
-        reporter: PersonName::parse("reporter", "Ada").unwrap(),
-        started_at: t,
-        detected_at: None,
-        resolved_at: None,
-        external: None,
-        source: Source::new(Channel::Form),
-        root_cause: None,
-        follow_ups: vec![],
-        version: 1,
-        created_at: t,
-        updated_at: t,
-    }
+    test_util::incident()
+        .ticket(ticket().number())
+        .description("No one can connect.\nPing @ops <b>now</b>")
+        .severity(Severity::Sev1)
+        .system("vpn")
+        .source(Source::new(Channel::Form))
+        .build()
 }
 
 /// The incident as it stands after its ticket was opened in `system` under `key`.

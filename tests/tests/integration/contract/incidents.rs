@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use flare_core::text::{ExternalId, Message, Title};
 use flare_core::{
-    Command, DomainError, IdempotencyKey, ReopenIncident, ResolveIncident, Status, StoreError, UpdateIncident,
+    Command, DomainError, EventKind, IdempotencyKey, LinkTicket, ReopenIncident, ResolveIncident, Status, StoreError,
+    UpdateIncident,
 };
 use time::Duration;
 
@@ -250,4 +251,36 @@ pub async fn resolved_incidents_leave_the_open_list_and_reopened_ones_return(b: 
     let reopen = ReopenIncident { ticket: older, expected_version: Some(2), message: None, notify: true };
     service.execute(Command::Reopen(reopen), &agent(), None).await.unwrap();
     assert_eq!(open_tickets(b.store.list_open().await.unwrap()), vec![newer, older]);
+}
+
+pub async fn one_event_reads_back_with_the_incident_as_that_event_left_it(b: Backend) {
+    let service = b.service();
+    let ticket = service.open(open("VPN", NOW - Duration::hours(3), &["vpn"]), &agent(), None).await.unwrap().ticket;
+    let opened = b.store.get(ticket).await.unwrap().unwrap();
+    service.execute(resolve(ticket), &agent(), None).await.unwrap();
+    let first = b.store.event(ticket, 1).await.unwrap().unwrap();
+    assert_eq!(first.event, b.store.timeline(ticket).await.unwrap()[0]);
+    assert_eq!(first.incident, Some(opened), "the state at version 1, not the resolved one");
+    let second = b.store.event(ticket, 2).await.unwrap().unwrap();
+    assert_eq!(second.incident.map(|i| i.status), Some(Status::Resolved));
+}
+
+pub async fn an_event_that_is_not_there_is_none(b: Backend) {
+    let service = b.service();
+    let ticket = service.open(open("VPN", NOW, &["vpn"]), &agent(), None).await.unwrap().ticket;
+    assert!(b.store.event(ticket, 2).await.unwrap().is_none(), "no second event yet");
+    let unknown = flare_core::TicketNumber::from_number(ticket.number() + 1_000_000).unwrap();
+    assert!(b.store.event(unknown, 1).await.unwrap().is_none(), "no such incident");
+}
+
+pub async fn a_linked_ticket_is_an_event_of_its_own_kind(b: Backend) {
+    let service = b.service();
+    let ticket = service.open(open("VPN", NOW, &["vpn"]), &agent(), None).await.unwrap().ticket;
+    let external = flare_core::test_util::external("jira", "OPS-7");
+    let link = Command::LinkTicket(LinkTicket { ticket, external: external.clone() });
+    service.execute(link.clone(), &agent(), None).await.unwrap();
+    let linked = b.store.event(ticket, 2).await.unwrap().unwrap();
+    assert_eq!(linked.event.kind, EventKind::TicketLinked);
+    assert_eq!(b.store.get(ticket).await.unwrap().unwrap().external, Some(external));
+    assert!(matches!(service.execute(link, &agent(), None).await, Err(DomainError::NoChange)), "linking twice");
 }
