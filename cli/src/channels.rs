@@ -18,7 +18,7 @@ pub(crate) fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>, outbox: Opti
         let from = env.optional("FLARE_MAIL_FROM").unwrap_or_else(|| "flare@localhost.localdomain".into());
         let from = EmailAddress::parse("FLARE_MAIL_FROM", &from).context("FLARE_MAIL_FROM must be an email address")?;
         let outbox =
-            FileOutbox::new(dir, &from).with_context(|| format!("cannot write to the outbox {}", dir.display()))?;
+            FileOutbox::outbox(dir, &from).with_context(|| format!("cannot write to the outbox {}", dir.display()))?;
         outbox.register_template(NOTICE.name, NOTICE.subject, NOTICE.html, NOTICE.text);
         channels.mailer = Some(Arc::new(outbox));
     } else if env.optional("FLARE_SMTP_HOST").is_some() {

@@ -12,10 +12,10 @@ use aws_sdk_ses::Client;
 use aws_sdk_ses::operation::create_template::CreateTemplateError;
 use aws_sdk_ses::primitives::Blob;
 use aws_sdk_ses::types::{BulkEmailDestination, BulkEmailStatus, Destination, RawMessage, Template};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
 use flare_core::EmailAddress;
 use flare_core::notify::{BulkMail, BulkReport, Mail, Mailer, NotifyError, Recipient};
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart};
 use tracing::{instrument, warn};
 
 use crate::client::{Limits, local_sdk_config, sdk_config};
@@ -180,9 +180,14 @@ impl Mailer for SesMailer {
         Ok(report)
     }
 
+    /// One SES bulk call's worth, so N recipients cost ⌈N/50⌉ calls and one ledger record each.
+    fn batch_size(&self) -> usize {
+        BULK_MAX
+    }
+
     #[instrument(skip_all)]
     async fn send_one(&self, mail: &Mail) -> Result<(), NotifyError> {
-        let raw = mime_message(&self.sender, mail);
+        let raw = raw_message(&self.sender, mail)?.formatted();
         let message =
             RawMessage::builder().data(Blob::new(raw)).build().map_err(|e| NotifyError::Invalid(e.to_string()))?;
         self.limiter.acquire(1).await;
@@ -198,75 +203,52 @@ impl Mailer for SesMailer {
     }
 }
 
-/// The line length base64 bodies are wrapped at (RFC 2045).
-const BASE64_LINE: usize = 76;
-/// Safe because base64 text never contains `=_`.
-const BOUNDARY: &str = "=_flare-alternative_=";
-
-/// A multipart/alternative message (text first, HTML preferred) with base64 parts, so no body line can be long
-/// or look like a boundary.
-fn mime_message(sender: &EmailAddress, mail: &Mail) -> Vec<u8> {
-    let mut out = String::new();
-    out.push_str(&format!("From: {}\r\n", sender.as_str()));
-    out.push_str(&format!("To: {}\r\n", mail.to.as_str()));
-    out.push_str(&format!("Subject: {}\r\n", encode_header(mail.subject.as_str())));
-    out.push_str("MIME-Version: 1.0\r\n");
-    out.push_str(&format!("Content-Type: multipart/alternative; boundary=\"{BOUNDARY}\"\r\n\r\n"));
-    for (kind, body) in [("text/plain", &mail.text), ("text/html", &mail.html)] {
-        out.push_str(&format!("--{BOUNDARY}\r\n"));
-        out.push_str(&format!("Content-Type: {kind}; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"));
-        let encoded = BASE64.encode(body.as_bytes());
-        for line in encoded.as_bytes().chunks(BASE64_LINE) {
-            out.push_str(&String::from_utf8_lossy(line));
-            out.push_str("\r\n");
-        }
-    }
-    out.push_str(&format!("--{BOUNDARY}--\r\n"));
-    out.into_bytes()
-}
-
-/// A header value as is when it is plain printable ASCII, otherwise as RFC 2047 encoded-words (`B` encoding),
-/// each under 75 characters and never splitting a character, folded onto continuation lines.
-pub(crate) fn encode_header(value: &str) -> String {
-    if value.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) && value.len() <= 900 {
-        return value.to_string();
-    }
-    // 45 bytes become 60 base64 characters; with `=?UTF-8?B?` and `?=` the word stays under 75.
-    const MAX_BYTES: usize = 45;
-    let mut words = Vec::new();
-    let mut current = String::new();
-    for c in value.chars().filter(|c| !c.is_control()) {
-        if current.len() + c.len_utf8() > MAX_BYTES {
-            words.push(std::mem::take(&mut current));
-        }
-        current.push(c);
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words.iter().map(|w| format!("=?UTF-8?B?{}?=", BASE64.encode(w.as_bytes()))).collect::<Vec<_>>().join("\r\n ")
+/// A multipart/alternative message (text first, HTML preferred), written by lettre: it encodes non-ASCII
+/// headers and picks each part's transfer encoding, and the subject is a one-line [`flare_core::notify::Subject`],
+/// so nothing supplied can add a header.
+fn raw_message(sender: &EmailAddress, mail: &Mail) -> Result<Message, NotifyError> {
+    let mailbox = |role: &str, address: &EmailAddress| {
+        address.as_str().parse::<Mailbox>().map_err(|e| NotifyError::Invalid(format!("{role} address: {e}")))
+    };
+    Message::builder()
+        .from(mailbox("sender", sender)?)
+        .to(mailbox("recipient", &mail.to)?)
+        .subject(mail.subject.as_str())
+        .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
+        .map_err(|e| NotifyError::Invalid(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_ascii_subject_is_left_as_is() {
-        assert_eq!(encode_header("INC-1042 resolved: mail is back"), "INC-1042 resolved: mail is back");
+    fn report(subject: &str) -> String {
+        let mail = Mail {
+            to: EmailAddress::parse("to", "ada@example.org").unwrap_or_else(|e| panic!("{e:?}")),
+            subject: flare_core::notify::Subject::parse("subject", subject).unwrap_or_else(|e| panic!("{e:?}")),
+            html: "<p>Mail is back.</p>".to_string(),
+            text: "Mail is back.".to_string(),
+        };
+        let sender = EmailAddress::parse("sender", "flare@example.org").unwrap_or_else(|e| panic!("{e:?}"));
+        let message = raw_message(&sender, &mail).unwrap_or_else(|e| panic!("{e:?}"));
+        String::from_utf8(message.formatted()).unwrap_or_else(|e| panic!("{e:?}"))
     }
 
     #[test]
-    fn a_non_ascii_subject_becomes_short_encoded_words_that_decode_back() {
-        let subject = "Störung: Übertragung läuft wieder – E-Mail und Kalender sind erreichbar ✓";
-        let encoded = encode_header(subject);
-        let mut decoded = Vec::new();
-        for word in encoded.split("\r\n ") {
-            assert!(word.len() <= 75, "{word}");
-            let inner = word.strip_prefix("=?UTF-8?B?").and_then(|w| w.strip_suffix("?=")).unwrap_or_default();
-            decoded.extend(BASE64.decode(inner).unwrap_or_default());
-        }
-        assert_eq!(String::from_utf8(decoded).ok().as_deref(), Some(subject));
+    fn a_report_is_a_text_part_and_an_html_alternative() {
+        let raw = report("INC-1042 resolved: mail is back");
+        assert!(raw.contains("Subject: INC-1042 resolved: mail is back\r\n"), "{raw}");
+        assert!(raw.contains("multipart/alternative"), "{raw}");
+        let (text, html) = (raw.find("text/plain"), raw.find("text/html"));
+        assert!(matches!((text, html), (Some(t), Some(h)) if t < h), "text first, then the preferred HTML: {raw}");
+    }
+
+    #[test]
+    fn a_non_ascii_subject_is_encoded_and_every_header_line_stays_ascii() {
+        let raw = report("Störung: Übertragung läuft wieder – E-Mail und Kalender sind erreichbar ✓");
+        let headers = raw.split("\r\n\r\n").next().unwrap_or_default();
+        assert!(headers.to_ascii_lowercase().contains("subject: =?utf-8?"), "{headers}");
+        assert!(headers.is_ascii() && headers.lines().all(|l| l.len() <= 998), "{headers}");
     }
 
     /// SES statuses for a bulk call, in destination order, as SES v1's query protocol answers them.

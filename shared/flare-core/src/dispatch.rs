@@ -222,7 +222,7 @@ impl Dispatcher {
         self.record(event, batch, report).await
     }
 
-    /// Mails every addressee not settled yet, in batches of at most [`BATCH_MAX`], recording each batch.
+    /// Mails every addressee not settled yet, in batches of the mailer's size, recording each batch.
     async fn email(
         &self,
         mailer: &dyn Mailer,
@@ -239,8 +239,9 @@ impl Dispatcher {
         report.skipped += skipped.len();
         let shared = shared_data(incident, event, &self.links);
         // The one place mail is cut into batches: each batch is one ledger record, so a crash between a send and
-        // its record re-sends at most this many.
-        let batch_size = BATCH_MAX;
+        // its record re-sends at most this many. SMTP
+        // sends each message on its own, so it asks for the messages it has in flight, not a bulk call's worth.
+        let batch_size = mailer.batch_size().clamp(1, BATCH_MAX);
         for (batch, chunk) in (next_batch(prior)..).zip(due.chunks(batch_size)) {
             let recipients = chunk.iter().map(|a| a.recipient(&self.links)).collect();
             let mail = BulkMail { template: NOTICE.name.to_string(), shared: shared.clone(), recipients };

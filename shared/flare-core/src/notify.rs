@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use crate::catalog::EmailAddress;
 use crate::error::FieldError;
 use crate::incident::{Severity, SystemId};
+use crate::ledger::BATCH_MAX;
 use crate::text::Line;
 use crate::timeline::EventKind;
 
@@ -111,6 +112,14 @@ pub trait Mailer: Send + Sync {
     /// Sends `mail` to every recipient, each at most once. Recipients the service refuses for good are reported,
     /// not errors; throttled ones are retried.
     async fn send_bulk(&self, mail: &BulkMail) -> Result<BulkReport, NotifyError>;
+
+    /// How many recipients the dispatcher hands over per [`Mailer::send_bulk`] call, and so records per ledger
+    /// entry. A crash between a call and its record sends that call's mail again, so a mailer whose messages
+    /// each go out on their own (SMTP) asks for as many as it sends at once, not a bulk call's worth. At most
+    /// [`BATCH_MAX`], which is also the default.
+    fn batch_size(&self) -> usize {
+        BATCH_MAX
+    }
 
     /// Sends one mail.
     async fn send_one(&self, mail: &Mail) -> Result<(), NotifyError>;

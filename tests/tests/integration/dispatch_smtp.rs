@@ -120,7 +120,7 @@ async fn the_worker_mails_each_person_once_per_event_and_an_unsubscribed_person_
 
     assert_eq!(site.worker.drain().await.unwrap(), Drained { delivered: 1, postponed: 0 });
 
-    let opened = received(&tag, 5);
+    let opened = received(&tag, 5).await;
     let mut to: Vec<&str> = opened.iter().map(|(rcpt, _)| rcpt.as_str()).collect();
     to.sort_unstable();
     let mut expected = [person("ada"), person("bob"), person("cy"), person("dee"), person("manager")];
@@ -137,7 +137,7 @@ async fn the_worker_mails_each_person_once_per_event_and_an_unsubscribed_person_
     // Nothing more goes out: the queue is empty, and the sink stores a message before it acknowledges it, so
     // everything the worker sent is already there when `drain` returns and nothing is still on its way.
     assert_eq!(site.worker.drain().await.unwrap(), Drained::default(), "the queue is empty");
-    assert_eq!(received(&tag, 5).len(), 5);
+    assert_eq!(received(&tag, 5).await.len(), 5);
     let deliveries = site.store.event_deliveries(ticket, 1).await.unwrap();
     let sent: usize = deliveries.iter().map(|d| d.sent.len()).sum();
     assert_eq!(sent, 5, "the ledger holds each of the five once: {deliveries:?}");
@@ -171,7 +171,7 @@ async fn the_worker_mails_each_person_once_per_event_and_an_unsubscribed_person_
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(site.worker.drain().await.unwrap(), Drained { delivered: 1, postponed: 0 });
 
-    let all = received(&tag, 9);
+    let all = received(&tag, 9).await;
     let resolved: Vec<&str> =
         all.iter().filter(|(_, raw)| raw.contains("incident resolved")).map(|(rcpt, _)| rcpt.as_str()).collect();
     assert_eq!(resolved.len(), 4, "{resolved:?}");

@@ -1,6 +1,6 @@
 //! The SMTP mailer against a real SMTP server: `scripts/smtp_sink.py` (aiosmtpd), started by `scripts/test`,
-//! which exports its address and the directory it stores each received message in. Also the development file
-//! outbox, in a temporary directory.
+//! which exports its address and the directory it stores each received message in. Also the same mailer over
+//! the development file outbox, in a temporary directory.
 //!
 //! Tests run in parallel against one sink, so each sends to recipients carrying its own tag and reads back only
 //! the messages addressed to them.
@@ -54,7 +54,7 @@ pub(crate) fn mailer() -> SmtpMailer {
 
 /// The messages the sink holds for recipients containing `tag`, as (envelope recipient, raw message), once
 /// `count` are there; fails after a deadline with what it found.
-pub(crate) fn received(tag: &str, count: usize) -> Vec<(String, String)> {
+pub(crate) async fn received(tag: &str, count: usize) -> Vec<(String, String)> {
     let dir = PathBuf::from(required(DIR_VAR));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -73,7 +73,8 @@ pub(crate) fn received(tag: &str, count: usize) -> Vec<(String, String)> {
             assert_eq!(found.len(), count, "messages for {tag} in the sink");
             return found;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // The sink writes each message as it is accepted; look again shortly, never blocking the runtime.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -118,7 +119,7 @@ async fn a_bulk_mail_reaches_each_unique_recipient_once_with_their_own_escaped_d
     assert_eq!(report.sent.len(), 100);
     assert!(report.failed.is_empty() && report.deferred.is_empty(), "{report:?}");
 
-    let messages = received(&tag, 100);
+    let messages = received(&tag, 100).await;
     let rcpts: BTreeSet<&str> = messages.iter().map(|(r, _)| r.as_str()).collect();
     assert_eq!(rcpts.len(), 100, "one message per unique recipient");
     for (rcpt, raw) in &messages {
@@ -145,7 +146,7 @@ async fn a_single_mail_arrives_with_text_and_html_parts_and_the_exact_subject() 
     };
     mailer().send_one(&mail).await.unwrap();
 
-    let messages = received(&tag, 1);
+    let messages = received(&tag, 1).await;
     let raw = &messages[0].1;
     assert!(raw.contains(&format!("\r\nSubject: {subject}\r\n")), "{raw}");
     assert!(raw.contains("X-Sink-Mail-From: flare@flare.example"), "{raw}");
@@ -175,7 +176,7 @@ async fn recipients_the_server_refuses_are_reported_failed_or_deferred_and_the_r
     assert_eq!(report.deferred, vec![email(&format!("busy-{tag}@example.org"))]);
     // One call each for the sent and the refused, two (the backoff's attempts) for the deferred.
     assert_eq!(report.calls, 4);
-    received(&format!("ok-{tag}"), 1);
+    received(&format!("ok-{tag}"), 1).await;
 }
 
 #[tokio::test]
@@ -194,13 +195,14 @@ async fn a_recipient_missing_a_placeholder_value_is_reported_and_the_rest_sent()
     assert_eq!(report.sent, vec![email(&format!("whole-{tag}@example.org"))]);
     assert_eq!(report.failed.len(), 1);
     assert!(report.failed[0].1.contains("unsubscribe_url"), "{report:?}");
-    received(&tag, 1);
+    received(&tag, 1).await;
 }
 
 #[tokio::test]
 async fn the_file_outbox_writes_one_eml_file_per_message() {
     let dir = tempfile::tempdir().unwrap();
-    let outbox = FileOutbox::new(dir.path().join("outbox"), &email("flare@flare.example")).unwrap();
+    let outbox_dir = dir.path().join("outbox");
+    let outbox = FileOutbox::outbox(&outbox_dir, &email("flare@flare.example")).unwrap();
     outbox.register_template("outage", "{{ticket}} is down", "<p>{{name}}</p>", "{{name}}");
     let mail = BulkMail {
         template: "outage".to_string(),
@@ -221,7 +223,7 @@ async fn the_file_outbox_writes_one_eml_file_per_message() {
     };
     outbox.send_one(&mail).await.unwrap();
 
-    let files: Vec<String> = std::fs::read_dir(outbox.dir())
+    let files: Vec<String> = std::fs::read_dir(&outbox_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "eml"))
