@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use flare_core::EmailAddress;
 use flare_core::config::Env;
-use flare_core::dispatch::{Channels, NOTICE};
+use flare_core::{Channels, NOTICE};
 use flare_embedded::{ChatConfig, ChatWebhooks, FileOutbox, SmtpConfig, SmtpMailer};
 
 /// The channels configured in `env`; `outbox` replaces SMTP by `.eml` files.

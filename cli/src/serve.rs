@@ -10,8 +10,8 @@ use clap::Parser;
 use std::time::Duration;
 
 use flare_core::config::Env;
-use flare_core::dispatch::{Dispatcher, Links};
 use flare_core::{AccessStore, IncidentService, SystemClock};
+use flare_core::{Dispatcher, Links};
 use flare_embedded::{SqliteStore, Worker};
 use flare_http::{AppState, CorsOrigin, HttpConfig, SessionKey};
 use tracing::info;

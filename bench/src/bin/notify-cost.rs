@@ -26,14 +26,14 @@ use flare_bench::audience::{Audience, SECOND_SYSTEM_EVERY};
 use flare_bench::moto::{BulkSends, MotoData};
 use flare_bench::pacing::Pacing;
 use flare_bench::probe::{Call, CallProbe};
-use flare_core::dispatch::{Channels, DispatchReport, Dispatcher, Links, NOTICE};
+use flare_core::UnsubscribeKey;
 use flare_core::notify::{BulkMail, Mailer, Publisher, Recipient};
 use flare_core::text::{Description, Title};
-use flare_core::unsubscribe::UnsubscribeKey;
 use flare_core::{
     Actor, AffectedSystem, Channel, EmailAddress, EventKind, Impact, IncidentService, IncidentStore, OpenIncident,
     Severity, Source, SystemClock,
 };
+use flare_core::{Channels, DispatchReport, Dispatcher, Links, NOTICE};
 
 const SES_BULK: &str = "SendBulkTemplatedEmail";
 const SNS_BATCH: &str = "PublishBatch";

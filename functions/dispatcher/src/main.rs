@@ -12,8 +12,8 @@ use flare_aws::lambda::DispatcherConfig;
 use flare_aws::secrets::Secrets;
 use flare_aws::{SesMailer, SnsPublisher};
 use flare_core::config::Env;
-use flare_core::dispatch::{Channels, Dispatcher, Links, NOTICE};
 use flare_core::notify::Publisher;
+use flare_core::{Channels, Dispatcher, Links, NOTICE};
 use flare_core::{IncidentService, SystemClock};
 use lambda_runtime::{LambdaEvent, service_fn};
 

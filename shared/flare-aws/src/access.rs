@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use flare_core::ports::AccessStore;
+use flare_core::AccessStore;
 use flare_core::{ApiKey, ApiKeyHash, StoreError, User, Username};
 use time::OffsetDateTime;
 

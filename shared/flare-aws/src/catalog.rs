@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use flare_core::ports::CatalogStore;
+use flare_core::CatalogStore;
 use flare_core::{StoreError, Subscriber, System, SystemId};
 
 use crate::items::{self, Item};

@@ -4,8 +4,8 @@
 //! Every function reads through [`crate::secrets::Secrets::over`], so any of its variables may come from its
 //! Secrets Manager secret (`FLARE_SECRETS_ARN`) instead of the plain environment; the session key always does.
 
+use flare_core::UnsubscribeKey;
 use flare_core::config::{ConfigError, Env, https_or_loopback};
-use flare_core::unsubscribe::UnsubscribeKey;
 use flare_core::{EmailAddress, SessionKey};
 
 /// The configuration every DynamoDB-backed function needs.

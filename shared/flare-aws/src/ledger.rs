@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
-use flare_core::ledger::{Delivery, LedgerStore};
+use flare_core::{Delivery, LedgerStore};
 use flare_core::{StoreError, TicketNumber};
 
 use crate::items;

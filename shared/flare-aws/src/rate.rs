@@ -5,7 +5,7 @@
 use aws_sdk_ses::config::http::HttpResponse;
 use aws_sdk_ses::error::{ProvideErrorMetadata, SdkError};
 use flare_core::notify::NotifyError;
-pub use flare_core::rate::{Backoff, RateLimiter};
+pub use flare_core::{rate::RateLimiter, retry::Backoff};
 
 /// Throttling, 5xx and transport failures are transient; any other answer from the service is permanent. Both
 /// SDKs share the smithy error types, so this serves SES and SNS alike.

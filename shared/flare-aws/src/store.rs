@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, ReturnValuesOnConditionCheckFailure};
-use flare_core::ports::{IdempotencyKey, IncidentStore, NewIncident};
+use flare_core::{IdempotencyKey, IncidentStore, NewIncident};
 use flare_core::{Incident, Page, RecordedEvent, Source, StoreError, TicketNumber, TimelineEvent, WindowQuery};
 use time::OffsetDateTime;
 

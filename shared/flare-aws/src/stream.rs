@@ -12,7 +12,7 @@ use std::future::Future;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use flare_core::TicketNumber;
-use flare_core::error::error_chain;
+use flare_core::error_chain;
 use serde_dynamo::AttributeValue;
 use tracing::{Instrument, error, info_span, warn};
 

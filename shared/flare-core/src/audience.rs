@@ -5,12 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::EmailAddress;
 use crate::error::StoreError;
-use crate::incident::{Incident, SystemId};
+use crate::incident::Incident;
 use crate::notice::Links;
 use crate::notify::Recipient;
 use crate::ports::Store;
+use crate::values::EmailAddress;
+use crate::values::SystemId;
 
 /// One person to mail, why, and which systems their unsubscribe link leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]

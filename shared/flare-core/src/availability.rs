@@ -14,9 +14,10 @@ use std::collections::BTreeMap;
 
 use time::{Date, Duration, OffsetDateTime, Time};
 
-use crate::incident::{Impact, Incident, SystemId};
-use crate::ticket::TicketNumber;
+use crate::incident::Incident;
 
+use crate::values::TicketNumber;
+use crate::values::{Impact, SystemId};
 /// How much of a minute an impact takes away from availability.
 fn weight(impact: Impact) -> f64 {
     match impact {
@@ -211,8 +212,9 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::incident::{AffectedSystem, Status};
+    use crate::incident::AffectedSystem;
     use crate::test_util::incident;
+    use crate::values::Status;
 
     fn id(s: &str) -> SystemId {
         SystemId::parse("system", s).unwrap()

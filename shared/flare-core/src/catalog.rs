@@ -1,100 +1,10 @@
 //! The systems catalog: what can break, who owns it, and who wants to hear when it does.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
-use crate::incident::SystemId;
-use crate::limits;
 use crate::text::{PersonName, SystemName};
-
-/// An email address, checked for the shape mail servers accept: one '@', a dotted domain, no blanks or
-/// characters that could break a header. Stored lowercased, so the same person is one subscriber.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct EmailAddress(String);
-
-impl EmailAddress {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let s = raw.trim().to_lowercase();
-        let bad = || FieldError::new(field, "must be an email address like name@example.com");
-        if s.is_empty() || s.len() > limits::EMAIL_MAX {
-            return Err(bad());
-        }
-        let (local, domain) = s.split_once('@').ok_or_else(bad)?;
-        let local_ok = !local.is_empty()
-            && local.len() <= 64
-            && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
-        let domain_ok = domain.contains('.')
-            && domain.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-            });
-        if local_ok && domain_ok { Ok(Self(s)) } else { Err(bad()) }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for EmailAddress {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse("email", &s).map_err(|e| e.reason)
-    }
-}
-
-impl From<EmailAddress> for String {
-    fn from(e: EmailAddress) -> Self {
-        e.0
-    }
-}
-
-impl fmt::Display for EmailAddress {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A phone number in E.164 form (`+` and 8 to 15 digits), as SNS needs for SMS. Spaces, dashes, dots and
-/// brackets that people type are dropped.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PhoneNumber(String);
-
-impl PhoneNumber {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let s: String = raw.trim().chars().filter(|c| !" -.()".contains(*c)).collect();
-        let digits = s.strip_prefix('+').unwrap_or("");
-        if (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0') {
-            Ok(Self(s))
-        } else {
-            Err(FieldError::new(field, "must be an international phone number like +14155550123"))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for PhoneNumber {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse("phone", &s).map_err(|e| e.reason)
-    }
-}
-
-impl From<PhoneNumber> for String {
-    fn from(p: PhoneNumber) -> Self {
-        p.0
-    }
-}
+use crate::values::{EmailAddress, PhoneNumber, SystemId};
 
 /// A system in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

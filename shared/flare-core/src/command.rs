@@ -9,14 +9,15 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::access::Actor;
-use crate::catalog::EmailAddress;
 use crate::error::{DomainError, ValidationErrors};
-use crate::incident::{AffectedSystem, ExternalTicket, Incident, Severity, Source, Status};
+use crate::incident::{AffectedSystem, ExternalTicket, Incident, Source};
 use crate::limits;
 use crate::text::{Description, FollowUp, Message, PersonName, RootCause, Title};
-use crate::ticket::TicketNumber;
 use crate::timefmt::truncate_to_micros;
 use crate::timeline::{EventKind, TimelineEvent, diff};
+use crate::values::EmailAddress;
+use crate::values::TicketNumber;
+use crate::values::{Severity, Status};
 
 /// How far in the future a start, detection or resolution time may lie: clocks drift, forms are slow.
 const FUTURE_SLACK: Duration = Duration::minutes(5);

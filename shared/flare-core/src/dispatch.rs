@@ -27,13 +27,13 @@ use crate::command::{Command, LinkTicket};
 use crate::error::{DomainError, StoreError, error_chain};
 use crate::incident::Incident;
 use crate::ledger::{BATCH_MAX, Delivery, DeliveryChannel, Refused};
-pub use crate::notice::{Links, MailTemplate, NOTICE};
+use crate::notice::{Links, NOTICE};
 use crate::notice::{shared_data, short_message};
 use crate::notify::{BulkMail, Mailer, Notification, NotifyError, Publisher};
 use crate::service::IncidentService;
-use crate::ticket::TicketNumber;
 use crate::tickets::{self, TicketError, TicketSystem};
 use crate::timeline::{EventKind, TimelineEvent};
+use crate::values::TicketNumber;
 
 /// Who is recorded on the timeline when the dispatcher links the external ticket.
 pub const ACTOR: &str = "dispatcher";
@@ -201,7 +201,7 @@ impl Dispatcher {
             return Ok(());
         }
         report.calls += 1;
-        let (sent, refused) = match tickets::sync(system, incident, event).await {
+        let (sent, refused) = match tickets::sync_ticket(system, incident, event).await {
             Ok(linked) => {
                 let external = linked.clone().or_else(|| incident.external.clone());
                 if let Some(external) = linked {

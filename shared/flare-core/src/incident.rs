@@ -3,185 +3,14 @@
 //! An [`Incident`] is only ever changed by a command in [`crate::command`], which returns the next state and the
 //! timeline event recording it; its `version` counts those events.
 
-use std::fmt;
-
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::catalog::EmailAddress;
 use crate::error::FieldError;
 use crate::limits;
 use crate::text::{Description, ExternalId, FollowUp, Line, PersonName, RootCause, Title};
-use crate::ticket::TicketNumber;
 use crate::timefmt::serde_rfc3339;
-
-/// Declares a closed set of wire names, one spelling for JSON, forms and stores, with a parser whose error
-/// lists the choices.
-#[macro_export]
-macro_rules! choice {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum $name { $($(#[$vdoc])* $variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
-            }
-
-            pub fn parse(field: &str, raw: &str) -> Result<Self, $crate::error::FieldError> {
-                let s = raw.trim();
-                Self::ALL.iter().copied().find(|v| v.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| {
-                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
-                    $crate::error::FieldError::new(field, format!("must be one of {}", names.join(", ")))
-                })
-            }
-        }
-
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        #[cfg(feature = "openapi")]
-        impl ::utoipa::PartialSchema for $name {
-            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
-                ::utoipa::openapi::schema::ObjectBuilder::new()
-                    .schema_type(::utoipa::openapi::schema::Type::String)
-                    .enum_values(Some([$($wire),+]))
-                    .into()
-            }
-        }
-
-        #[cfg(feature = "openapi")]
-        impl ::utoipa::ToSchema for $name {
-            fn name() -> ::std::borrow::Cow<'static, str> {
-                ::std::borrow::Cow::Borrowed(stringify!($name))
-            }
-        }
-
-        impl<'de> ::serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = <String as ::serde::Deserialize>::deserialize(d)?;
-                Self::parse(stringify!($name), &s).map_err(|e| serde::de::Error::custom(e.reason))
-            }
-        }
-    };
-}
-
-choice!(
-    /// How bad it is. `Sev1` is the worst.
-    Severity {
-        /// Critical: a core service is down for everyone.
-        Sev1 = "sev1",
-        /// Major: a core service is badly degraded, or a secondary one is down.
-        Sev2 = "sev2",
-        /// Minor: degraded with a workaround.
-        Sev3 = "sev3",
-        /// Low: cosmetic or a handful of people.
-        Sev4 = "sev4",
-    }
-);
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Sev1 => "critical",
-            Self::Sev2 => "major",
-            Self::Sev3 => "minor",
-            Self::Sev4 => "low",
-        }
-    }
-}
-
-choice!(
-    /// Where the incident is in its lifecycle: investigating → identified → monitoring → resolved, and reopen.
-    Status {
-        Investigating = "investigating",
-        Identified = "identified",
-        Monitoring = "monitoring",
-        Resolved = "resolved",
-    }
-);
-
-choice!(
-    /// What an incident does to one system.
-    Impact {
-        Degraded = "degraded",
-        PartialOutage = "partial_outage",
-        MajorOutage = "major_outage",
-    }
-);
-
-/// A system's catalog id: a lowercase slug such as `vpn` or `payroll-eu`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SystemId(String);
-
-impl SystemId {
-    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let s = raw.trim().to_ascii_lowercase();
-        let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_';
-        if s.is_empty() {
-            return Err(FieldError::new(field, "is required"));
-        }
-        if s.len() > limits::SYSTEM_ID_MAX || !s.chars().all(ok_char) || s.starts_with('-') {
-            return Err(FieldError::new(
-                field,
-                format!("must be a system id of letters, digits, '-' and '_', at most {} long", limits::SYSTEM_ID_MAX),
-            ));
-        }
-        Ok(Self(s))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for SystemId {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some("^[a-z0-9_][a-z0-9_-]*$"))
-            .min_length(Some(1))
-            .max_length(Some(limits::SYSTEM_ID_MAX))
-            .description(Some("A system's catalog id: a lowercase slug such as `vpn` or `payroll-eu`."))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for SystemId {}
-
-impl TryFrom<String> for SystemId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse("system", &s).map_err(|e| e.reason)
-    }
-}
-
-impl From<SystemId> for String {
-    fn from(s: SystemId) -> Self {
-        s.0
-    }
-}
-
-impl fmt::Display for SystemId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+use crate::values::{EmailAddress, Impact, Severity, Status, SystemId, TicketNumber};
 
 /// One system an incident affects, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,7 +52,7 @@ pub struct ExternalTicket {
     pub url: Option<Line<{ limits::URL_MAX }>>,
 }
 
-choice!(
+crate::choice!(
     /// The way a command reached Flare.
     Channel {
         Form = "form",

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
-use crate::ticket::TicketNumber;
 use crate::timefmt::serde_rfc3339;
+use crate::values::TicketNumber;
 
 crate::choice!(
     /// How people were told.

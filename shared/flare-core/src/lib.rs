@@ -1,71 +1,76 @@
 //! Flare's domain, free of AWS, network and database code.
 //!
-//! - Validated value types: [`TicketNumber`], [`Severity`], [`Status`], [`Impact`], [`SystemId`],
-//!   [`EmailAddress`] and the bounded texts in [`text`]. Each is parsed once at the edge and trusted inside.
-//! - The incident aggregate and its timeline ([`incident`], [`timeline`]), and the commands that change it
-//!   ([`command`]): every change is a pure function from the current state to the next state plus one
-//!   timeline event, so both store adapters commit exactly the same thing.
-//! - The catalog of systems and subscribers ([`catalog`]), people and API keys ([`access`]).
-//! - Dashboard windows and pages ([`window`]).
-//! - The ports that adapters implement ([`ports`], and [`tickets`] for the ticketing system) and the [`service`]
-//!   that drives them.
+//! The crate's surface is this page: the domain's types, ports and services are re-exported here, each under
+//! one path, and the modules that hold them are private. A few modules stay public as namespaces, for families
+//! whose names read best qualified: the bounded texts ([`text`]), limits ([`limits`]), time formats
+//! ([`timefmt`]), config lookup ([`config`]), the JSON read models ([`view`]), the mail and message ports
+//! ([`notify`]), send pacing ([`rate`]) and the retry schedule ([`retry`]), availability ([`availability`]),
+//! and, with the `test-util` feature, the fixtures other crates' tests share ([`test_util`]).
 //!
-//! - The [`dispatch`]er, which delivers each timeline event to the ticketing system, mail and the topic once,
-//!   recording each batch in the [`ledger`]; [`notice`] says what a notice reads, `audience` who is told.
-//!   The ports it sends through are in [`notify`] and [`tickets`].
-//! - Read models for the dashboard JSON ([`view`]), unsubscribe tokens ([`unsubscribe`]), config lookup
-//!   ([`config`]) and time formats ([`timefmt`]).
-//! - With the `test-util` feature, [`test_util`]: fixtures that other crates' tests share.
-//!
-//! Send pacing shared by the mail adapters lives in [`rate`]; the one retry schedule and `Retry-After` reading
-//! every adapter uses, in [`retry`].
-//!
-//! The deployment's session key, its one decoder and the unsubscribe key derived from it live in
-//! [`session_key`].
-//!
-//! Limits live in [`limits`]; errors that name a field live in [`error`].
+//! Inside, by concern:
+//! - `values`: the value types each parsed once at the edge ([`TicketNumber`], [`Severity`], [`Status`],
+//!   [`Impact`], [`SystemId`], [`EmailAddress`], [`PhoneNumber`]), over `field`'s validation errors
+//!   ([`FieldError`], [`ValidationErrors`]); nothing else in the crate is below them, so there are no cycles.
+//! - `incident`, `timeline` and `command`: the aggregate, its timeline, and the commands that change it. Every
+//!   change is a pure function from the current state to the next state plus one timeline event, so both store
+//!   adapters commit exactly the same thing.
+//! - `catalog` (systems and subscribers), `access` (people and API keys), `window` (dashboard windows and pages).
+//! - `ports` ([`IncidentStore`], [`CatalogStore`], [`AccessStore`], [`Clock`]), `ledger` ([`LedgerStore`]),
+//!   `tickets` ([`TicketSystem`]) and the [`IncidentService`] that drives them.
+//! - `dispatch`, which delivers each timeline event once ([`Dispatcher`]), with `notice` (what a notice says)
+//!   and `audience` (who is told).
+//! - `session_key` ([`SessionKey`] and the unsubscribe key derived from it) and `unsubscribe` (its tokens).
+//! - `error`: rule violations and store failures ([`DomainError`], [`StoreError`]).
 
-pub mod access;
+mod access;
 mod audience;
 pub mod availability;
-pub mod catalog;
-pub mod command;
+mod catalog;
+mod command;
 pub mod config;
-pub mod dispatch;
-pub mod error;
-pub mod incident;
-pub mod ledger;
+mod dispatch;
+mod error;
+mod field;
+mod incident;
+mod ledger;
 pub mod limits;
-pub mod notice;
+mod notice;
 pub mod notify;
-pub mod ports;
+mod ports;
 pub mod rate;
 pub mod retry;
-pub mod service;
-pub mod session_key;
+mod service;
+mod session_key;
 #[cfg(any(test, feature = "test-util"))]
 pub mod test_util;
 pub mod text;
-pub mod ticket;
-pub mod tickets;
+mod tickets;
 pub mod timefmt;
-pub mod timeline;
-pub mod unsubscribe;
+mod timeline;
+mod unsubscribe;
+mod values;
 pub mod view;
-pub mod window;
+mod window;
 
 pub use access::{Actor, ActorKind, ApiKey, ApiKeyHash, Scope, User, Username};
-pub use catalog::{EmailAddress, PhoneNumber, Subscriber, System};
+pub use catalog::{Subscriber, System};
 pub use command::{AddNote, Command, LinkTicket, OpenIncident, ReopenIncident, ResolveIncident, UpdateIncident};
-pub use error::{DomainError, FieldError, StoreError, ValidationErrors};
-pub use incident::{AffectedSystem, Channel, ExternalTicket, Impact, Incident, Severity, Source, Status, SystemId};
-pub use ledger::{Delivery, DeliveryChannel, LedgerStore, Refused};
+pub use dispatch::{
+    ACTOR as DISPATCHER_ACTOR, ChannelReport, Channels, DispatchError, DispatchReport, Dispatcher, Owed, OwedCause,
+    event_notifies,
+};
+pub use error::{DomainError, StoreError, error_chain};
+pub use field::{FieldError, ValidationErrors};
+pub use incident::{AffectedSystem, Channel, ExternalTicket, Incident, Source, validate_notify_emails};
+pub use ledger::{BATCH_MAX, Delivery, DeliveryChannel, LedgerStore, Refused};
+pub use notice::{Links, MailTemplate, NOTICE};
 pub use ports::{
     AccessStore, CatalogStore, Clock, Committed, IdempotencyKey, IncidentStore, NewIncident, Store, SystemClock,
 };
 pub use service::IncidentService;
 pub use session_key::{SessionKey, SessionKeyError};
-pub use ticket::TicketNumber;
-pub use tickets::{TicketError, TicketSystem};
+pub use tickets::{TicketError, TicketSystem, sync_ticket};
 pub use timeline::{EventKind, FieldChange, RecordedEvent, TimelineEvent};
+pub use unsubscribe::{InvalidToken, TOKEN_MAX as UNSUBSCRIBE_TOKEN_MAX, Unsubscribe, UnsubscribeKey};
+pub use values::{EmailAddress, Impact, PhoneNumber, Severity, Status, SystemId, TicketNumber};
 pub use window::{Cursor, Page, Window, WindowQuery};

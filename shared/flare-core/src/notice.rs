@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::EmailAddress;
-use crate::incident::{Incident, SystemId};
+use crate::incident::Incident;
 use crate::notify::{SMS_MAX, ShortMessage};
-use crate::ticket::TicketNumber;
 use crate::timefmt::rfc3339;
 use crate::timeline::{EventKind, TimelineEvent};
 use crate::unsubscribe::UnsubscribeKey;
+use crate::values::EmailAddress;
+use crate::values::SystemId;
+use crate::values::TicketNumber;
 
 /// The mail template every notice uses: a subject, an HTML part and a text part with `{{name}}` placeholders,
 /// kept as files beside this crate. SES registers it under [`MailTemplate::name`] (Handlebars, which escapes
@@ -136,8 +137,8 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::incident::{Severity, Status};
     use crate::test_util::{event, incident};
+    use crate::values::{Severity, Status};
 
     fn links() -> Links {
         Links::new("https://flare.example.com/", UnsubscribeKey::derive(b"a test key of thirty-two bytes!!"))

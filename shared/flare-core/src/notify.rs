@@ -10,12 +10,12 @@ use std::error::Error as StdError;
 
 use async_trait::async_trait;
 
-use crate::catalog::EmailAddress;
 use crate::error::FieldError;
-use crate::incident::{Severity, SystemId};
 use crate::ledger::BATCH_MAX;
 use crate::text::Line;
 use crate::timeline::EventKind;
+use crate::values::EmailAddress;
+use crate::values::{Severity, SystemId};
 
 /// The longest mail subject, in characters.
 pub const SUBJECT_MAX: usize = 200;

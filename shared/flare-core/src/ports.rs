@@ -12,11 +12,12 @@ use time::OffsetDateTime;
 use crate::access::{ApiKey, ApiKeyHash, User, Username};
 use crate::catalog::{Subscriber, System};
 use crate::error::StoreError;
-use crate::incident::{Incident, Source, SystemId};
+use crate::incident::{Incident, Source};
 use crate::ledger::LedgerStore;
-use crate::ticket::TicketNumber;
 use crate::timefmt::serde_rfc3339;
 use crate::timeline::{RecordedEvent, TimelineEvent};
+use crate::values::SystemId;
+use crate::values::TicketNumber;
 use crate::window::{Page, WindowQuery};
 
 /// What a request with an idempotency key committed, kept so that a retry gets the same answer.

@@ -1,6 +1,5 @@
 //! Pacing for the mail adapters (SES, SMTP): a pacer that keeps bulk sends under a configured maximum send rate.
-//! Retrying what a service still reports as throttled is [`crate::retry`]'s schedule, re-exported here as
-//! [`Backoff`] for the adapters that pace and retry together.
+//! Retrying what a service still reports as throttled is [`crate::retry`]'s schedule.
 //!
 //! The pacer is hand-written on purpose: a GCRA limiter (`governor`) cannot admit a 50-recipient call at 14 per
 //! second without saving up a burst, which is exactly what an SES send rate forbids.
@@ -12,8 +11,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
-
-pub use crate::retry::Backoff;
 
 /// A pacer admitting `rate` units per second, with no saved-up burst.
 ///

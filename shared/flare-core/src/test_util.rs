@@ -9,11 +9,12 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use crate::access::Actor;
-use crate::catalog::EmailAddress;
-use crate::incident::{AffectedSystem, Channel, ExternalTicket, Impact, Incident, Severity, Source, Status, SystemId};
+use crate::incident::{AffectedSystem, Channel, ExternalTicket, Incident, Source};
 use crate::text::{Description, ExternalId, Line, PersonName, Title};
-use crate::ticket::TicketNumber;
 use crate::timeline::{EventKind, TimelineEvent};
+use crate::values::EmailAddress;
+use crate::values::TicketNumber;
+use crate::values::{Impact, Severity, Status, SystemId};
 
 /// When every fixture incident starts, unless a test says otherwise.
 pub const STARTED_AT: OffsetDateTime = datetime!(2026-11-22 09:00 UTC);

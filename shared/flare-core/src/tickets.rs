@@ -11,8 +11,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::incident::{ExternalTicket, Incident};
-use crate::ticket::TicketNumber;
 use crate::timeline::{EventKind, TimelineEvent};
+use crate::values::TicketNumber;
 
 /// Why a call to the ticketing system failed.
 ///
@@ -105,7 +105,7 @@ pub trait TicketSystem: Send + Sync {
 ///
 /// Returns the external ticket when it was opened or found here, for the caller to store on the incident;
 /// `None` when the incident already carried it.
-pub async fn sync(
+pub async fn sync_ticket(
     system: &dyn TicketSystem,
     incident: &Incident,
     event: &TimelineEvent,
@@ -210,7 +210,7 @@ mod tests {
     #[tokio::test]
     async fn opening_looks_up_first_and_opens_when_nothing_is_found() {
         let r = recorder(None);
-        let got = sync(&r, &incident(None), &event(EventKind::Opened)).await.unwrap();
+        let got = sync_ticket(&r, &incident(None), &event(EventKind::Opened)).await.unwrap();
         assert_eq!(got, Some(ticket("NEW-1")));
         assert_eq!(*r.calls.lock().unwrap(), ["find", "open"]);
     }
@@ -218,7 +218,7 @@ mod tests {
     #[tokio::test]
     async fn a_redelivered_open_finds_the_ticket_and_opens_no_second_one() {
         let r = recorder(Some(ticket("OLD-7")));
-        let got = sync(&r, &incident(None), &event(EventKind::Opened)).await.unwrap();
+        let got = sync_ticket(&r, &incident(None), &event(EventKind::Opened)).await.unwrap();
         assert_eq!(got, Some(ticket("OLD-7")));
         assert_eq!(*r.calls.lock().unwrap(), ["find"]);
     }
@@ -232,7 +232,7 @@ mod tests {
             (EventKind::Reopened, "reopen"),
         ] {
             let r = recorder(None);
-            let got = sync(&r, &incident(Some(ticket("OLD-7"))), &event(kind)).await.unwrap();
+            let got = sync_ticket(&r, &incident(Some(ticket("OLD-7"))), &event(kind)).await.unwrap();
             assert_eq!(got, None, "{kind}");
             assert_eq!(*r.calls.lock().unwrap(), [call], "{kind}");
         }
@@ -241,7 +241,7 @@ mod tests {
     #[tokio::test]
     async fn an_update_to_an_incident_without_a_ticket_opens_one_then_comments() {
         let r = recorder(None);
-        let got = sync(&r, &incident(None), &event(EventKind::Updated)).await.unwrap();
+        let got = sync_ticket(&r, &incident(None), &event(EventKind::Updated)).await.unwrap();
         assert_eq!(got, Some(ticket("NEW-1")));
         assert_eq!(*r.calls.lock().unwrap(), ["find", "open", "comment"]);
     }

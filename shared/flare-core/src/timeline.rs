@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use crate::access::Actor;
 use crate::incident::Incident;
 use crate::text::Message;
-use crate::ticket::TicketNumber;
 use crate::timefmt::serde_rfc3339;
+use crate::values::TicketNumber;
 
 crate::choice!(
     /// What kind of change an event records.

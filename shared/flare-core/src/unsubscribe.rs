@@ -10,9 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::catalog::EmailAddress;
-use crate::incident::SystemId;
 use crate::limits;
+use crate::values::EmailAddress;
+use crate::values::SystemId;
 
 type HmacSha256 = Hmac<Sha256>;
 

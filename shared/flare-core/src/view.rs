@@ -10,11 +10,12 @@ use serde_json::Value;
 
 use crate::access::{Actor, ActorKind};
 use crate::catalog::System;
-use crate::incident::{AffectedSystem, Impact, Incident, Severity, Status, SystemId};
+use crate::incident::{AffectedSystem, Incident};
 use crate::ports::Committed;
-use crate::ticket::TicketNumber;
 use crate::timefmt::rfc3339;
 use crate::timeline::{EventKind, FieldChange, TimelineEvent};
+use crate::values::TicketNumber;
+use crate::values::{Impact, Severity, Status, SystemId};
 
 /// One system an incident affects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,10 +9,10 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::error::{FieldError, ValidationErrors};
-use crate::incident::{Incident, Severity, Status, SystemId};
+use crate::incident::Incident;
 use crate::limits;
-use crate::ticket::TicketNumber;
-
+use crate::values::TicketNumber;
+use crate::values::{Severity, Status, SystemId};
 /// A half-open window `[from, to)` with `from < to`, at most [`limits::WINDOW_MAX_DAYS`] wide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {

@@ -6,7 +6,7 @@
 //!   mailer over lettre's file transport, writing `.eml` files, for development only; it is never the default.
 //!
 //! - [`Worker`]: drains the dispatch queue (filled in the same transaction as each timeline event) through
-//!   [`flare_core::dispatch::Dispatcher`], the code the dispatcher Lambda runs for the DynamoDB stream. Its retry
+//!   [`flare_core::Dispatcher`], the code the dispatcher Lambda runs for the DynamoDB stream. Its retry
 //!   state is each [`QueuedEvent`]'s row, so a restart keeps every event's backoff.
 //!
 //! The in-process schedules (poller, reporter) will live here too. Nothing here is used by the Lambda functions.

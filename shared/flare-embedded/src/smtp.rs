@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use flare_core::EmailAddress;
 use flare_core::config::{ConfigError, Env};
 use flare_core::notify::{BulkMail, BulkReport, Mail, Mailer, NotifyError, Recipient};
-use flare_core::rate::{Backoff, RateLimiter};
+use flare_core::{rate::RateLimiter, retry::Backoff};
 use futures::{StreamExt, stream};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flare_core::dispatch::Dispatcher;
-use flare_core::error::error_chain;
+use flare_core::Dispatcher;
+use flare_core::error_chain;
 use flare_core::retry::Backoff;
 use flare_core::{Clock, StoreError};
 use tracing::{Instrument, info, info_span, warn};

@@ -8,16 +8,16 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use flare_core::dispatch::{Channels, DispatchError, Dispatcher, Links, OwedCause};
+use flare_core::UnsubscribeKey;
 use flare_core::notify::{BulkMail, BulkReport, Mail, Mailer, Notification, NotifyError, PublishReport, Publisher};
 use flare_core::test_util;
 use flare_core::text::{Description, Message, SystemName, Title};
-use flare_core::unsubscribe::UnsubscribeKey;
 use flare_core::{
     Actor, AffectedSystem, CatalogStore, Channel, Clock, Command, DeliveryChannel, EmailAddress, EventKind,
     ExternalTicket, Impact, Incident, IncidentService, IncidentStore, LedgerStore, OpenIncident, ResolveIncident,
     Severity, Source, Subscriber, System, SystemId, TicketError, TicketNumber, TicketSystem, TimelineEvent,
 };
+use flare_core::{Channels, DispatchError, Dispatcher, Links, OwedCause};
 use flare_embedded::{Drained, QueuedEvent, SqliteStore, Worker};
 use tempfile::TempDir;
 use time::macros::datetime;

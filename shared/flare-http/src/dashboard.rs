@@ -165,7 +165,7 @@ fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, A
     let default_span = Duration::days(limits::WINDOW_DEFAULT_DAYS);
     let (from, to) = match (from, to) {
         (Some(f), Some(t)) => (f, t),
-        (Some(f), None) => (f, if f < now { now } else { f + default_span }),
+        (Some(f), None) => (f, if f < now { Window::minute_after(now) } else { f + default_span }),
         (None, Some(t)) => (t - default_span, t),
         (None, None) => {
             let w = Window::default_ending(now);
@@ -297,10 +297,10 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2026-11-22 12:00 UTC);
 
     #[test]
-    fn only_from_given_runs_the_window_to_now() {
+    fn only_from_given_runs_the_window_to_the_next_whole_minute() {
         let q = window_query(Some("from=2026-11-20"), NOW).unwrap();
         assert_eq!(q.window.from(), datetime!(2026-11-20 00:00 UTC));
-        assert_eq!(q.window.to(), NOW);
+        assert_eq!(q.window.to(), datetime!(2026-11-22 12:01 UTC));
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use flare_core::IncidentService;
-use flare_core::ports::Store;
-use flare_core::unsubscribe::UnsubscribeKey;
+use flare_core::Store;
+use flare_core::UnsubscribeKey;
 use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 

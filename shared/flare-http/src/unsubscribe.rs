@@ -14,7 +14,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use flare_core::unsubscribe::Unsubscribe;
+use flare_core::Unsubscribe;
 use flare_core::{EmailAddress, Subscriber, SystemId};
 use tracing::info;
 

@@ -8,7 +8,7 @@
 //! All four send through `retry`, the one place that times out, retries with backoff and maps
 //! HTTP statuses to [`flare_core::TicketError`]; what they write comes from `render`. The only
 //! public surface is configuration: [`from_env`] gives the configured adapter, or `None`. Driving it from
-//! timeline events is [`flare_core::tickets::sync`].
+//! timeline events is [`flare_core::sync_ticket`].
 
 mod config;
 mod env;

@@ -12,15 +12,15 @@ use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use axum::Router;
 use flare_aws::{DynamoStore, SesMailer, SnsPublisher, local_ses_client, local_sns_client};
+use flare_core::UnsubscribeKey;
 use flare_core::config::Env;
-use flare_core::dispatch::{Channels, Dispatcher, Links, NOTICE};
 use flare_core::notify::{BulkMail, BulkReport, Mail, Mailer, NotifyError};
 use flare_core::text::{PersonName, SystemName};
-use flare_core::unsubscribe::UnsubscribeKey;
 use flare_core::{
     AccessStore, ApiKey, CatalogStore, EmailAddress, IncidentService, IncidentStore, LedgerStore, Scope, Subscriber,
     System, TicketNumber,
 };
+use flare_core::{Channels, Dispatcher, Links, NOTICE};
 use flare_http::{AppState, HttpConfig};
 use http::{Request, StatusCode};
 use serde_json::{Value, json};

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use flare_core::dispatch::{Channels, Dispatcher, Links, NOTICE};
 use flare_core::text::{PersonName, SystemName};
 use flare_core::{
     AccessStore, ApiKey, CatalogStore, EmailAddress, IncidentService, LedgerStore, Scope, Subscriber, System,
     TicketNumber,
 };
+use flare_core::{Channels, Dispatcher, Links, NOTICE};
 use flare_embedded::{Drained, SqliteStore, Worker};
 use flare_http::{AppState, HttpConfig};
 use http::{Request, StatusCode};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use flare_core::EmailAddress;
 use flare_core::notify::{BulkMail, Mail, Mailer, Recipient, Subject};
-use flare_core::rate::Backoff;
+use flare_core::retry::Backoff;
 use flare_embedded::{FileOutbox, SmtpConfig, SmtpMailer, SmtpTls};
 
 const ADDR_VAR: &str = "FLARE_TEST_SMTP_ADDR";

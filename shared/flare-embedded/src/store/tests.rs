@@ -4,13 +4,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use flare_core::command::{Command, OpenIncident, ResolveIncident, UpdateIncident};
 use flare_core::text::{Description, ExternalId, PersonName, SystemName, Title};
 use flare_core::{
     AccessStore, Actor, AffectedSystem, ApiKey, CatalogStore, Channel, EmailAddress, IdempotencyKey, Impact, Incident,
     IncidentStore, NewIncident, Scope, Severity, Source, Status, StoreError, Subscriber, System, SystemId,
     TicketNumber, TimelineEvent, User, Username, Window, WindowQuery,
 };
+use flare_core::{Command, OpenIncident, ResolveIncident, UpdateIncident};
 use tempfile::TempDir;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};

@@ -148,7 +148,7 @@ pub(super) fn email_list(errors: &mut ValidationErrors, field: &str, raw: &[Stri
     if parsed.len() < raw.len() {
         return parsed;
     }
-    errors.check(flare_core::incident::validate_notify_emails(field, parsed)).unwrap_or_default()
+    errors.check(flare_core::validate_notify_emails(field, parsed)).unwrap_or_default()
 }
 
 /// A form's address list: one text box, addresses separated by commas, semicolons or new lines.

@@ -25,14 +25,15 @@ fn titles(list: &serde_json::Value) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn the_default_window_is_the_last_seven_days() {
+async fn the_default_window_is_the_last_seven_days_up_to_the_next_whole_minute() {
     let app = TestApp::public().await;
     incident_between(&app, "ended before the window", 10, Some(8)).await;
     incident_between(&app, "ended inside the window", 9, Some(6)).await;
     incident_between(&app, "started inside the window", 2, None).await;
     let list = app.get("/api/incidents", None).await.json();
-    assert_eq!(list["from"], "2026-11-15T12:00:00Z");
-    assert_eq!(list["to"], "2026-11-22T12:00:00Z");
+    // On whole minutes, so the answer and its ETag hold for a minute; what started this second is inside.
+    assert_eq!(list["from"], "2026-11-15T12:01:00Z");
+    assert_eq!(list["to"], "2026-11-22T12:01:00Z");
     assert_eq!(titles(&list), ["started inside the window", "ended inside the window"]);
     assert_eq!(list["next"], json!(null));
 }
@@ -233,4 +234,15 @@ async fn each_router_works_on_its_own() {
     assert_eq!(form.status, StatusCode::OK);
     let missing = crate::support::send(&intake, Request::get("/healthz").body(Body::empty()).unwrap()).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_default_windows_etag_holds_within_a_minute_so_a_poll_gets_304() {
+    let app = TestApp::public().await;
+    incident_between(&app, "started inside the window", 2, None).await;
+    let first = app.get("/api/incidents", None).await;
+    let etag = first.header("etag").unwrap().to_owned();
+    app.clock.set(NOW + Duration::seconds(30));
+    let again = Request::get("/api/incidents").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).unwrap();
+    assert_eq!(app.send(again).await.status, StatusCode::NOT_MODIFIED);
 }

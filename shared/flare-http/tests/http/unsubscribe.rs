@@ -2,8 +2,8 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use flare_core::UnsubscribeKey;
 use flare_core::text::SystemName;
-use flare_core::unsubscribe::UnsubscribeKey;
 use flare_core::{EmailAddress, PhoneNumber, Subscriber, System, SystemId};
 use flare_http::SessionKey;
 

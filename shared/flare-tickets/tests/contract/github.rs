@@ -1,7 +1,7 @@
 //! GitHub Issues REST API.
 
 use flare_core::EventKind;
-use flare_core::tickets::sync;
+use flare_core::sync_ticket;
 use serde_json::{Value, json};
 use wiremock::matchers::{bearer_token, body_json, body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -59,7 +59,7 @@ async fn opening_creates_an_issue_labelled_with_our_number_with_the_documented_h
         .mount(&server)
         .await;
 
-    let got = sync(&*github(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
+    let got = sync_ticket(&*github(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
 
     assert_eq!((got.system.as_str(), got.key.as_str()), ("github", "octo/ops#1347"));
     assert_eq!(got.url.unwrap().as_str(), "https://github.com/octo/ops/issues/1347");
@@ -76,7 +76,7 @@ async fn a_redelivered_open_finds_the_issue_by_label_and_creates_nothing() {
     listing(&server, json!([issue()])).await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).expect(0).mount(&server).await;
 
-    let got = sync(&*github(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
+    let got = sync_ticket(&*github(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
 
     assert_eq!(got.key.as_str(), "octo/ops#1347");
 }
@@ -87,7 +87,7 @@ async fn an_update_becomes_an_issue_comment() {
     comments(&server).await;
 
     let update = event(EventKind::Updated, Some("Failover started"));
-    sync(&*github(&server), &ticketed("github", "octo/ops#1347"), &update).await.unwrap();
+    sync_ticket(&*github(&server), &ticketed("github", "octo/ops#1347"), &update).await.unwrap();
 
     let sent: Value = requests(&server, "POST", &format!("{ISSUES}/1347/comments")).await[0].body_json().unwrap();
     assert!(sent["body"].as_str().unwrap().contains("Failover started"));
@@ -100,7 +100,7 @@ async fn resolving_closes_the_issue_as_completed_then_comments() {
     comments(&server).await;
 
     let resolved = event(EventKind::Resolved, Some("Fixed"));
-    sync(&*github(&server), &ticketed("github", "octo/ops#1347"), &resolved).await.unwrap();
+    sync_ticket(&*github(&server), &ticketed("github", "octo/ops#1347"), &resolved).await.unwrap();
 
     let expected = [call("PATCH", &format!("{ISSUES}/1347")), call("POST", &format!("{ISSUES}/1347/comments"))];
     assert_eq!(calls(&server).await, expected, "closed first, then commented");
@@ -113,5 +113,5 @@ async fn reopening_opens_the_issue_again() {
     comments(&server).await;
 
     let reopened = event(EventKind::Reopened, Some("Back again"));
-    sync(&*github(&server), &ticketed("github", "octo/ops#1347"), &reopened).await.unwrap();
+    sync_ticket(&*github(&server), &ticketed("github", "octo/ops#1347"), &reopened).await.unwrap();
 }

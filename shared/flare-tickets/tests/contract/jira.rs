@@ -1,7 +1,7 @@
 //! Jira Cloud REST v3.
 
 use flare_core::EventKind;
-use flare_core::tickets::sync;
+use flare_core::sync_ticket;
 use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, body_json, body_partial_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -69,7 +69,7 @@ async fn opening_creates_an_issue_labelled_with_our_number_and_an_adf_descriptio
         .mount(&server)
         .await;
 
-    let got = sync(&*jira(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
+    let got = sync_ticket(&*jira(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
 
     assert_eq!((got.system.as_str(), got.key.as_str()), ("jira", "OPS-24"));
     assert_eq!(got.url.unwrap().as_str(), format!("{}/browse/OPS-24", server.uri()));
@@ -85,7 +85,7 @@ async fn a_redelivered_open_finds_the_issue_by_label_and_creates_nothing() {
     search(&server, json!([{ "id": "10000", "key": "OPS-24" }])).await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).expect(0).mount(&server).await;
 
-    let got = sync(&*jira(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
+    let got = sync_ticket(&*jira(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
 
     assert_eq!(got.key.as_str(), "OPS-24");
 }
@@ -96,7 +96,7 @@ async fn a_note_becomes_an_adf_comment() {
     comments(&server).await;
 
     let note = event(EventKind::Note, Some("Vendor engaged"));
-    sync(&*jira(&server), &ticketed("jira", "OPS-24"), &note).await.unwrap();
+    sync_ticket(&*jira(&server), &ticketed("jira", "OPS-24"), &note).await.unwrap();
 
     let sent: Value = requests(&server, "POST", "/rest/api/3/issue/OPS-24/comment").await[0].body_json().unwrap();
     assert_eq!(sent["body"]["content"][1]["content"][0]["text"], "Vendor engaged");
@@ -110,7 +110,7 @@ async fn resolving_runs_the_configured_done_transition_then_comments() {
     comments(&server).await;
 
     let resolved = event(EventKind::Resolved, Some("Fixed"));
-    sync(&*jira(&server), &ticketed("jira", "OPS-24"), &resolved).await.unwrap();
+    sync_ticket(&*jira(&server), &ticketed("jira", "OPS-24"), &resolved).await.unwrap();
 
     let issue = "/rest/api/3/issue/OPS-24";
     let expected = [
@@ -148,7 +148,7 @@ async fn resolving_an_issue_already_done_transitions_nothing() {
     comments(&server).await;
 
     let resolved = event(EventKind::Resolved, Some("Fixed"));
-    sync(&*jira(&server), &ticketed("jira", "OPS-24"), &resolved).await.unwrap();
+    sync_ticket(&*jira(&server), &ticketed("jira", "OPS-24"), &resolved).await.unwrap();
 }
 
 #[tokio::test]
@@ -159,5 +159,5 @@ async fn reopening_runs_the_configured_reopen_transition() {
     comments(&server).await;
 
     let reopened = event(EventKind::Reopened, Some("Back again"));
-    sync(&*jira(&server), &ticketed("jira", "OPS-24"), &reopened).await.unwrap();
+    sync_ticket(&*jira(&server), &ticketed("jira", "OPS-24"), &reopened).await.unwrap();
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use flare_core::EventKind;
 use flare_core::config::Env;
-use flare_core::tickets::sync;
+use flare_core::sync_ticket;
 use flare_tickets::TicketsConfig;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -61,7 +61,7 @@ async fn a_timeout_error_names_neither_the_secret_nor_the_webhook_url() {
         .mount(&server)
         .await;
 
-    let e = sync(&*webhook(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap_err();
+    let e = sync_ticket(&*webhook(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap_err();
 
     let said = everything_said(&e);
     assert!(!said.contains(WEBHOOK_SECRET), "{said}");

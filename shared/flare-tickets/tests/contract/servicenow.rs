@@ -1,7 +1,7 @@
 //! ServiceNow Table API, `incident` table.
 
 use flare_core::EventKind;
-use flare_core::tickets::sync;
+use flare_core::sync_ticket;
 use serde_json::{Value, json};
 use wiremock::matchers::{basic_auth, body_partial_json, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -68,7 +68,7 @@ async fn opening_creates_an_incident_correlated_by_our_number_and_stores_its_num
         .mount(&server)
         .await;
 
-    let got = sync(&*servicenow(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
+    let got = sync_ticket(&*servicenow(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
 
     assert_eq!(got.system.as_str(), "servicenow");
     assert_eq!(got.key.as_str(), "INC0010001");
@@ -82,7 +82,7 @@ async fn a_redelivered_open_finds_the_incident_by_correlation_id_and_creates_not
     lookup_by_correlation_id(&server, json!([record()])).await;
     Mock::given(method("POST")).respond_with(ResponseTemplate::new(201)).expect(0).mount(&server).await;
 
-    let got = sync(&*servicenow(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
+    let got = sync_ticket(&*servicenow(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
 
     assert_eq!(got.key.as_str(), "INC0010001");
 }
@@ -95,7 +95,7 @@ async fn an_update_is_added_as_work_notes_on_the_incident_found_by_its_number() 
 
     let incident = ticketed("servicenow", "INC0010001");
     let update = event(EventKind::Updated, Some("Failover started [code]<b>x</b>[/code]"));
-    assert_eq!(sync(&*servicenow(&server), &incident, &update).await.unwrap(), None);
+    assert_eq!(sync_ticket(&*servicenow(&server), &incident, &update).await.unwrap(), None);
 
     let notes = patch_body(&server).await["work_notes"].as_str().unwrap().to_string();
     assert!(notes.contains("Failover started [ code ]<b>x</b>[ /code ]"), "{notes}");
@@ -108,7 +108,7 @@ async fn resolving_sets_state_6_with_a_close_code_and_the_message_as_close_notes
     patched(&server).await;
 
     let resolved = event(EventKind::Resolved, Some("Replaced the faulty line card"));
-    sync(&*servicenow(&server), &ticketed("servicenow", "INC0010001"), &resolved).await.unwrap();
+    sync_ticket(&*servicenow(&server), &ticketed("servicenow", "INC0010001"), &resolved).await.unwrap();
 
     let body = patch_body(&server).await;
     assert_eq!(body["state"], "6");
@@ -129,5 +129,5 @@ async fn reopening_sets_state_2_in_progress() {
         .await;
 
     let reopened = event(EventKind::Reopened, Some("It is back"));
-    sync(&*servicenow(&server), &ticketed("servicenow", "INC0010001"), &reopened).await.unwrap();
+    sync_ticket(&*servicenow(&server), &ticketed("servicenow", "INC0010001"), &reopened).await.unwrap();
 }

@@ -1,7 +1,7 @@
 //! The generic signed webhook.
 
 use flare_core::EventKind;
-use flare_core::tickets::sync;
+use flare_core::sync_ticket;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -29,7 +29,8 @@ async fn opening_posts_a_body_whose_signature_verifies_with_the_shared_secret() 
     receiver(&server).await;
 
     let now = time::macros::datetime!(2026-11-30 12:00 UTC);
-    let got = sync(&*webhook_at(&server, now), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
+    let got =
+        sync_ticket(&*webhook_at(&server, now), &incident(), &event(EventKind::Opened, None)).await.unwrap().unwrap();
     assert_eq!((got.system.as_str(), got.key.as_str(), got.url), ("webhook", "INC-1042", None));
 
     let sent = &requests(&server, "POST", "/hooks/flare").await[0];
@@ -53,7 +54,7 @@ async fn opening_posts_a_body_whose_signature_verifies_with_the_shared_secret() 
 async fn a_tampered_body_does_not_verify() {
     let server = MockServer::start().await;
     receiver(&server).await;
-    sync(&*webhook(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap();
+    sync_ticket(&*webhook(&server), &incident(), &event(EventKind::Opened, None)).await.unwrap();
 
     let sent = &requests(&server, "POST", "/hooks/flare").await[0];
     let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
@@ -70,7 +71,7 @@ async fn each_later_event_posts_its_own_event_name() {
     {
         let server = MockServer::start().await;
         receiver(&server).await;
-        sync(&*webhook(&server), &ticketed("webhook", "INC-1042"), &event(kind, Some("words"))).await.unwrap();
+        sync_ticket(&*webhook(&server), &ticketed("webhook", "INC-1042"), &event(kind, Some("words"))).await.unwrap();
         let sent = &requests(&server, "POST", "/hooks/flare").await;
         assert_eq!(sent.len(), 1, "{name}");
         assert_eq!(sent[0].body_json::<Value>().unwrap()["event"], name);
