@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use flare_core::availability::{self, CurrentStatus};
 use flare_core::view::IncidentView;
 use flare_core::{FieldError, Impact, Incident, Severity, Status, SystemId, ValidationErrors, Window, WindowQuery};
@@ -537,36 +537,20 @@ mod tests {
     }
 }
 
-/// `GET /dashboard`: the same page, under the name people guess.
+/// `GET /dashboard`: the name people guess for the status page. It sends the browser to `/`, keeping the query
+/// string, so a view has one address and one cached copy.
 #[utoipa::path(
     get,
     path = "/dashboard",
     operation_id = "dashboardPage",
     tag = "pages",
-    summary = "The status page, as at /",
-    security((), ("bearer" = []), ("session" = [])),
-    params(
-        ("range" = Option<String>, Query, description = "A quick range: 24h, 7d (the default), 30d or 90d"),
-        ("from" = Option<String>, Query, description = "The first day shown, like 2026-11-01"),
-        ("to" = Option<String>, Query, description = "The last day shown, like 2026-11-07"),
-        ("system" = Option<String>, Query, description = "Only incidents affecting this system"),
-        ("severity" = Option<String>, Query, description = "Only incidents of this severity"),
-        ("status" = Option<String>, Query, description = "Only incidents in this status"),
-        ("day" = Option<String>, Query, description = "A day to list the incidents of, like 2026-11-22"),
-        ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag of the browser's copy: 304 when it is current")
-    ),
+    summary = "The status page's other name: a permanent redirect to /, with the same query string",
     responses(
-        (status = 200, description = "The page", content_type = "text/html", body = String, headers(("ETag" = String, description = "Validator for If-None-Match"))),
-        (status = 304, description = "The browser's copy is current"),
-        (status = 303, description = "Reads are private: sign in first", headers(("Location" = String, description = "Where to go"))),
-        (status = 401, description = "An API key was sent but is not valid", content_type = "text/html", body = String),
-        (status = 500, description = "Internal error: opaque, with a request id", content_type = "text/html", body = String)
+        (status = 308, description = "The status page is at /", headers(("Location" = String, description = "/ with the request's query string")))
     )
 )]
-pub(crate) async fn dashboard(
-    state: State<AppState>,
-    headers: HeaderMap,
-    raw: RawQuery,
-) -> Result<Response, PageError> {
-    show(state, headers, raw).await
+pub(crate) async fn dashboard(RawQuery(raw): RawQuery) -> Response {
+    let to = raw.filter(|q| !q.is_empty()).map_or_else(|| "/".to_owned(), |q| format!("/?{q}"));
+    let location = HeaderValue::from_str(&to).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    (StatusCode::PERMANENT_REDIRECT, [(header::LOCATION, location)]).into_response()
 }
