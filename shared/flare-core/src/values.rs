@@ -160,6 +160,17 @@ choice!(
     }
 );
 
+impl Impact {
+    /// The impact in words, as people read it: "partial outage".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Degraded => "degraded performance",
+            Self::PartialOutage => "partial outage",
+            Self::MajorOutage => "major outage",
+        }
+    }
+}
+
 impl Severity {
     pub fn label(self) -> &'static str {
         match self {

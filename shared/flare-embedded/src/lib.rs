@@ -1,6 +1,6 @@
 //! Flare's self-hosted adapters: what `flare serve` runs on one machine, with no cloud services.
 //!
-//! - [`SqliteStore`]: the [`flare_core::ports`] store traits on an embedded SQLite file, migrated on open.
+//! - [`SqliteStore`]: the [`flare_core::Store`] traits on an embedded SQLite file, migrated on open.
 //! - [`SmtpMailer`]: the [`flare_core::notify::Mailer`] port over SMTP (lettre, pooled connections used at
 //!   once, paced by [`flare_core::rate`]), configured by [`SmtpConfig::from_env`]. [`FileOutbox`] is the same
 //!   mailer over lettre's file transport, writing `.eml` files, for development only; it is never the default.
@@ -9,13 +9,13 @@
 //!   [`flare_core::Dispatcher`], the code the dispatcher Lambda runs for the DynamoDB stream. Its retry
 //!   state is each [`QueuedEvent`]'s row, so a restart keeps every event's backoff.
 //!
-//! The in-process schedules (poller, reporter) will live here too. Nothing here is used by the Lambda functions.
+//! - [`ChatWebhooks`]: the [`flare_core::notify::Publisher`] port over Slack and Teams incoming webhooks.
+//!
+//! Nothing here is used by the Lambda functions.
 //!
 //! Layout: `migrations` owns the schema and its versions; `store` owns every read and write, one concept a
 //! file; `mail_template` renders the mail templates; `smtp` is the mailer (SMTP or the file outbox) and
-//! `smtp_pool` its connections; `chat` posts
-//! short notices to chat webhooks;
-//! `worker` is the queue's consumer.
+//! `smtp_pool` its connections; `chat` posts short notices to chat webhooks; `worker` is the queue's consumer.
 
 mod chat;
 mod mail_template;

@@ -25,6 +25,8 @@ struct IncidentPage {
     severity_label: &'static str,
     duration: Option<String>,
     ticket_url: Option<String>,
+    /// Each affected system by its catalog name, with its impact in words: "Remote access VPN — partial outage".
+    systems: Vec<String>,
     started: String,
     ended: Option<String>,
     timeline: Vec<EventRow>,
@@ -115,6 +117,16 @@ pub(crate) async fn show(
         Some("done=resolved") => Some("was closed"),
         _ => None,
     };
+    let catalog = state.store().list_systems().await?;
+    let systems = incident
+        .systems
+        .iter()
+        .map(|a| {
+            let name =
+                catalog.iter().find(|s| s.id == a.system).map_or_else(|| a.system.to_string(), |s| s.name.to_string());
+            format!("{name} — {}", a.impact.label())
+        })
+        .collect();
     let i = IncidentView::from(&incident);
     // Only web links become links: a `javascript:` URL is not a ticket.
     let ticket_url = i.ticket_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://"));
@@ -124,6 +136,7 @@ pub(crate) async fn show(
         severity_label: incident.severity.label(),
         duration: i.duration.map(human_duration),
         ticket_url,
+        systems,
         started: readable(incident.started_at),
         ended: incident.resolved_at.map(readable),
         timeline: timeline.iter().map(EventRow::from).collect(),

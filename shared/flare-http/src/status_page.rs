@@ -212,14 +212,6 @@ fn options<'a>(all: impl IntoIterator<Item = (&'a str, String)>, chosen: &str) -
     all.into_iter().map(|(value, label)| Opt { selected: value == chosen, value: value.to_owned(), label }).collect()
 }
 
-fn impact_words(impact: Impact) -> &'static str {
-    match impact {
-        Impact::Degraded => "degraded performance",
-        Impact::PartialOutage => "partial outage",
-        Impact::MajorOutage => "major outage",
-    }
-}
-
 fn day_label(date: Date) -> String {
     date.format(format_description!("[day padding:none] [month repr:short] [year]"))
         .unwrap_or_else(|_| date.to_string())
@@ -273,7 +265,7 @@ fn row(incident: &Incident, names: &BTreeMap<SystemId, String>, now: OffsetDateT
             .iter()
             .map(|s| {
                 let name = names.get(&s.system).cloned().unwrap_or_else(|| s.system.to_string());
-                format!("{name} — {}", impact_words(s.impact))
+                format!("{name} — {}", s.impact.label())
             })
             .collect(),
         started: readable(incident.started_at),
@@ -310,7 +302,7 @@ fn lanes(catalog: &[flare_core::System], listed: &[Incident], window: &Window, n
                         // A bar stays visible however short the incident was.
                         width: format!("{:.2}", (end - start).max(0.4)),
                         row,
-                        impact: impact_words(affected.impact),
+                        impact: affected.impact.label(),
                         ongoing: incident.resolved_at.is_none(),
                     })
                 })

@@ -50,14 +50,6 @@ fn status_options(selected: &str) -> Vec<Opt> {
     options(&list, selected)
 }
 
-fn impact_label(i: Impact) -> &'static str {
-    match i {
-        Impact::Degraded => "degraded",
-        Impact::PartialOutage => "partial outage",
-        Impact::MajorOutage => "major outage",
-    }
-}
-
 /// One catalog system with its impact select.
 #[derive(Debug, Clone)]
 struct SystemRow {
@@ -79,7 +71,7 @@ fn system_rows(catalog: &[System], chosen: &[(String, String)], errors: &Errors,
             } else {
                 vec![("", "not affected")]
             };
-            choices.extend(Impact::ALL.iter().map(|i| (i.as_str(), impact_label(*i))));
+            choices.extend(Impact::ALL.iter().map(|i| (i.as_str(), i.label())));
             let field = format!("impact.{id}");
             SystemRow {
                 name: s.name.to_string(),

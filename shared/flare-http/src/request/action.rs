@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::body::FormFields;
-use super::fields::{api_time, form_bool, form_time, given, optional, required, told, whole_number};
+use super::fields::{api_time, form_bool, form_time, given, notify_by_default, optional, required, whole_number};
 
 /// `POST /api/incidents/{ticket}/resolve`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -23,7 +23,7 @@ pub(crate) struct ResolveJson {
     message: Option<String>,
     #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     root_cause: Option<String>,
-    #[serde(default = "told")]
+    #[serde(default = "notify_by_default")]
     notify: bool,
 }
 
@@ -101,7 +101,7 @@ pub(crate) struct ReopenJson {
     pub(crate) version: Option<u64>,
     #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     message: Option<String>,
-    #[serde(default = "told")]
+    #[serde(default = "notify_by_default")]
     notify: bool,
 }
 

@@ -164,7 +164,7 @@ pub(super) fn form_email_update(raw: &Option<String>) -> Option<Vec<String>> {
 
 /// Opening, resolving and reopening tell the people affected unless the request says `"notify": false`;
 /// an update tells them only when it says `"notify": true`.
-pub(super) fn told() -> bool {
+pub(super) fn notify_by_default() -> bool {
     true
 }
 

@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use super::body::FormFields;
 use super::fields::{
-    RawSystem, api_time, email_list, form_bool, form_email_list, form_time, given, optional, required, systems, told,
+    RawSystem, api_time, email_list, form_bool, form_email_list, form_time, given, notify_by_default, optional,
+    required, systems,
 };
 
 /// What opening an incident needs, from JSON or a form, times already read.
@@ -112,7 +113,7 @@ pub(crate) struct OpenJson {
     started_at: Option<String>,
     #[schema(value_type = Option<String>, format = DateTime)]
     detected_at: Option<String>,
-    #[serde(default = "told")]
+    #[serde(default = "notify_by_default")]
     notify: bool,
 }
 
