@@ -390,11 +390,12 @@ pub(crate) async fn show(
 
     let today = now.date();
     let strip_from = midnight(today - Duration::days(i64::from(STRIP_DAYS) - 1));
-    let strip_window = Window::new(strip_from, now).map_err(ApiError::Invalid)?;
+    let strip_window = Window::new(strip_from, Window::minute_after(now)).map_err(ApiError::Invalid)?;
+    // Every incident still open overlaps a window that ends now, so this one read gives the strips and the
+    // current status alike.
     let (recent, _) = read_all(&state, WindowQuery::new(strip_window), usize::MAX).await?;
-    let open = state.store().list_open().await?;
 
-    let status = availability::current_status(&ids, &open);
+    let status = availability::current_status(&ids, &recent);
     let strips = availability::availability(&ids, &recent, STRIP_DAYS, now);
     let systems: Vec<SystemRow> = catalog
         .iter()
@@ -419,26 +420,16 @@ pub(crate) async fn show(
         catalog.iter().filter(|s| view.system.as_ref().is_none_or(|id| &s.id == id)).cloned().collect();
     let lanes = lanes(&lane_systems, &listed, &view.window, now);
 
-    let day_incidents = match view.day {
-        Some(day) => {
-            let from = midnight(day);
-            let to = (from + Duration::days(1)).min(now);
-            recent
-                .iter()
-                .chain(open.iter())
-                .filter(|i| i.overlaps(from, to))
-                .filter(|i| view.system.as_ref().is_none_or(|s| i.systems.iter().any(|a| &a.system == s)))
-                .fold(Vec::<&Incident>::new(), |mut seen, i| {
-                    if !seen.iter().any(|s| s.ticket == i.ticket) {
-                        seen.push(i);
-                    }
-                    seen
-                })
-                .into_iter()
-                .map(|i| row(i, &names, now))
-                .collect()
+    // Any day, not only the strip's: its own window from the store, with the system filter.
+    let day_window = view.day.map(|day| Window::new(midnight(day), (midnight(day) + Duration::days(1)).min(now)));
+    let day_incidents = match day_window {
+        Some(Ok(window)) => {
+            let mut query = WindowQuery::new(window);
+            query.system = view.system.clone();
+            read_all(&state, query, LIST_MAX).await?.0.iter().map(|i| row(i, &names, now)).collect()
         }
-        None => Vec::new(),
+        // A day still to come has had no incidents.
+        Some(Err(_)) | None => Vec::new(),
     };
 
     let system = view.system.as_ref().map(ToString::to_string).unwrap_or_default();
