@@ -28,7 +28,9 @@ fn weight(impact: Impact) -> f64 {
 }
 
 /// A system's status right now: the worst impact among its open incidents, or operational.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CurrentStatus {
     Operational,
     Degraded,

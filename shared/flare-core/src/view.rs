@@ -4,6 +4,11 @@
 //! With feature `openapi` each view describes itself (`utoipa::ToSchema`) for the HTTP API's document.
 //!
 //! Times are RFC 3339 in UTC. `duration` is whole seconds from start to resolution, `null` while open.
+//!
+//! Every view has two audiences ([`Audience`]). Staff see everything a reader may. The public (anonymous readers
+//! of a Flare whose reads are public) see what happened and when, but not who: no engineer, reporter or actor
+//! names, no addresses, no ticket links or keys, no root cause or follow-ups, and no delivery data. The public
+//! view is made by leaving those out at the one place views are built, so no page or endpoint can forget to.
 
 use serde::Serialize;
 use serde_json::Value;
@@ -16,6 +21,25 @@ use crate::timefmt::rfc3339;
 use crate::timeline::{EventKind, FieldChange, TimelineEvent};
 use crate::values::TicketNumber;
 use crate::values::{Impact, Severity, Status, SystemId};
+
+/// Who a view is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Audience {
+    /// A signed-in user or an API key: every field.
+    Staff,
+    /// An anonymous reader of public reads: no internal field.
+    Public,
+}
+
+impl Audience {
+    pub fn is_public(self) -> bool {
+        self == Self::Public
+    }
+}
+
+/// The incident fields only staff see, by the name they carry in the incident's JSON and in timeline changes.
+pub const INTERNAL_FIELDS: &[&str] =
+    &["engineer", "engineer_email", "notify_emails", "reporter", "external", "root_cause", "follow_ups", "source"];
 
 /// One system an incident affects.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,8 +59,13 @@ pub struct IncidentView {
     pub status: Status,
     pub severity: Severity,
     pub systems: Vec<AffectedSystemView>,
-    pub engineer: Option<String>,
-    pub reporter: String,
+    /// Staff only: absent for the public, `null` when nobody is assigned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub engineer: Option<Option<String>>,
+    /// Who opened the incident. Staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reporter: Option<String>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub started_at: String,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
@@ -45,10 +74,18 @@ pub struct IncidentView {
     pub resolved_at: Option<String>,
     /// Seconds from start to resolution; `None` while the incident is open.
     pub duration: Option<i64>,
-    /// The mirror ticket in the organisation's ticketing system, when it has a URL.
-    pub ticket_url: Option<String>,
-    pub root_cause: Option<String>,
-    pub follow_ups: Vec<String>,
+    /// The mirror ticket in the organisation's ticketing system, when it has a URL. Staff only: absent for the
+    /// public.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub ticket_url: Option<Option<String>>,
+    /// Staff only: absent for the public, `null` until recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub root_cause: Option<Option<String>>,
+    /// Staff only: absent for the public, empty when none are recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_ups: Option<Vec<String>>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
@@ -65,18 +102,49 @@ impl From<&Incident> for IncidentView {
             status: i.status,
             severity: i.severity,
             systems: i.systems.iter().map(AffectedSystemView::from).collect(),
-            engineer: i.engineer.as_ref().map(ToString::to_string),
-            reporter: i.reporter.to_string(),
+            engineer: Some(i.engineer.as_ref().map(ToString::to_string)),
+            reporter: Some(i.reporter.to_string()),
             started_at: rfc3339(i.started_at),
             detected_at: i.detected_at.map(rfc3339),
             resolved_at: i.resolved_at.map(rfc3339),
             duration: i.resolved_at.map(|r| (r - i.started_at).whole_seconds()),
-            ticket_url: i.external.as_ref().and_then(|e| e.url.as_ref()).map(ToString::to_string),
-            root_cause: i.root_cause.as_ref().map(ToString::to_string),
-            follow_ups: i.follow_ups.iter().map(ToString::to_string).collect(),
+            ticket_url: Some(i.external.as_ref().and_then(|e| e.url.as_ref()).map(ToString::to_string)),
+            root_cause: Some(i.root_cause.as_ref().map(ToString::to_string)),
+            follow_ups: Some(i.follow_ups.iter().map(ToString::to_string).collect()),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
             version: i.version,
+        }
+    }
+}
+
+impl IncidentView {
+    /// The engineer, when the reader may see one and one is assigned.
+    pub fn engineer_name(&self) -> Option<&str> {
+        self.engineer.as_ref().and_then(Option::as_deref)
+    }
+
+    /// The ticket's link, when the reader may see it and it is a web link (a `javascript:` URL is not a ticket).
+    pub fn ticket_link(&self) -> Option<&str> {
+        self.ticket_url
+            .as_ref()
+            .and_then(Option::as_deref)
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+    }
+
+    /// The root cause, when the reader may see it and it is recorded.
+    pub fn root_cause_text(&self) -> Option<&str> {
+        self.root_cause.as_ref().and_then(Option::as_deref)
+    }
+
+    /// The incident as `audience` sees it.
+    pub fn new(i: &Incident, audience: Audience) -> Self {
+        let view = Self::from(i);
+        match audience {
+            Audience::Staff => view,
+            Audience::Public => {
+                Self { engineer: None, reporter: None, ticket_url: None, root_cause: None, follow_ups: None, ..view }
+            }
         }
     }
 }
@@ -96,6 +164,18 @@ pub struct ActorView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub name: String,
+}
+
+impl ActorView {
+    /// The actor as the public sees it: what kind of principal acted, never which one.
+    fn public(kind: ActorKind) -> Self {
+        let name = match kind {
+            ActorKind::User => "Staff",
+            ActorKind::ApiKey => "An integration",
+            ActorKind::System => "Flare",
+        };
+        Self { kind, id: None, name: name.to_owned() }
+    }
 }
 
 impl From<&Actor> for ActorView {
@@ -157,9 +237,31 @@ pub struct IncidentDetailView {
     pub timeline: Vec<EventView>,
 }
 
+impl EventView {
+    /// The event as `audience` sees it. The public sees no actor's name and no change to an internal field; an
+    /// event that changed only those (the ticket's link, say) is left out as a whole.
+    pub fn new(e: &TimelineEvent, audience: Audience) -> Option<Self> {
+        let view = Self::from(e);
+        if !audience.is_public() {
+            return Some(view);
+        }
+        let changes: Vec<FieldChangeView> =
+            view.changes.into_iter().filter(|c| !INTERNAL_FIELDS.contains(&c.field.as_str())).collect();
+        if e.kind == EventKind::TicketLinked || (!e.changes.is_empty() && changes.is_empty() && view.message.is_none())
+        {
+            return None;
+        }
+        Some(Self { actor: ActorView::public(e.actor.kind), changes, ..view })
+    }
+}
+
 impl IncidentDetailView {
-    pub fn new(incident: &Incident, timeline: &[TimelineEvent]) -> Self {
-        Self { incident: IncidentView::from(incident), timeline: timeline.iter().map(EventView::from).collect() }
+    /// The incident and its timeline as `audience` sees them.
+    pub fn new(incident: &Incident, timeline: &[TimelineEvent], audience: Audience) -> Self {
+        Self {
+            incident: IncidentView::new(incident, audience),
+            timeline: timeline.iter().filter_map(|e| EventView::new(e, audience)).collect(),
+        }
     }
 }
 
@@ -169,12 +271,22 @@ impl IncidentDetailView {
 pub struct SystemView {
     pub id: SystemId,
     pub name: String,
+    /// The owning team or person. Staff only.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
+}
+
+impl SystemView {
+    /// The system as `audience` sees it.
+    pub fn new(s: &System, audience: Audience) -> Self {
+        let owner = if audience.is_public() { None } else { s.owner.as_ref().map(ToString::to_string) };
+        Self { id: s.id.clone(), name: s.name.to_string(), owner }
+    }
 }
 
 impl From<&System> for SystemView {
     fn from(s: &System) -> Self {
-        Self { id: s.id.clone(), name: s.name.to_string(), owner: s.owner.as_ref().map(ToString::to_string) }
+        Self::new(s, Audience::Staff)
     }
 }
 

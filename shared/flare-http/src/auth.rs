@@ -11,6 +11,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use flare_core::view::Audience;
 use flare_core::{Actor, ApiKey, ApiKeyHash, Scope, User};
 
 use crate::error::ApiError;
@@ -146,14 +147,15 @@ async fn api_principal(
     Ok(principal)
 }
 
-/// Whether the request may read: always when reads are public, else with any live API key (every scope
-/// includes reading) or as a signed-in user.
-pub(crate) async fn reader(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    if state.config().public_reads {
-        return Ok(());
-    }
+/// Who the request reads as: staff with a live API key (every scope includes reading) or as a signed-in user;
+/// otherwise the public when reads are public, and 401 when they are not. A key that is sent but not valid is
+/// refused even when reads are public, so an integration learns its key is wrong instead of quietly seeing less.
+pub(crate) async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Audience, ApiError> {
     if bearer_key(state, headers).await?.is_some() || session_user(state, headers).await?.is_some() {
-        return Ok(());
+        return Ok(Audience::Staff);
+    }
+    if state.config().public_reads {
+        return Ok(Audience::Public);
     }
     Err(ApiError::Unauthenticated(needs_read()))
 }
@@ -182,14 +184,14 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// A caller allowed to read incidents (anyone, when reads are public).
+/// A caller allowed to read incidents (anyone, when reads are public), and the audience its answer is for.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Reader;
+pub(crate) struct Reader(pub(crate) Audience);
 
 impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        reader(state, &parts.headers).await.map(|()| Self)
+        reader(state, &parts.headers).await.map(Self)
     }
 }

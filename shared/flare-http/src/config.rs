@@ -56,6 +56,9 @@ pub struct HttpConfig {
     pub session_key: SessionKey,
     /// Requests with a larger body are refused with 413.
     pub max_body_bytes: NonZeroUsize,
+    /// How long a shared cache (a CDN in front of public reads) may serve a public answer, in seconds; 0 (the
+    /// default) lets none keep it without revalidating.
+    pub shared_cache_secs: u32,
 }
 
 impl Default for HttpConfig {
@@ -75,6 +78,7 @@ impl HttpConfig {
             secure_cookies: true,
             session_key,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            shared_cache_secs: 0,
         }
     }
 
@@ -89,6 +93,7 @@ impl HttpConfig {
     /// - `FLARE_CORS_ORIGINS`: comma-separated origins; empty allows none.
     /// - `FLARE_SECURE_COOKIES`: `true` (default) or `false`.
     /// - `FLARE_MAX_BODY_BYTES`: the request body limit, default 65536.
+    /// - `FLARE_SHARED_CACHE_SECS`: how long a CDN may serve a public answer, 0 (default) to 3600.
     pub fn from_lookup<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         use flare_core::config::ConfigError as Var;
         let max_body_bytes = match env.optional("FLARE_MAX_BODY_BYTES") {
@@ -107,12 +112,20 @@ impl HttpConfig {
                 name: "FLARE_CORS_ORIGINS",
                 expected: "comma-separated origins like https://status.example.com, without paths",
             })?;
+        let shared_cache_secs = match env.optional("FLARE_SHARED_CACHE_SECS") {
+            None => 0,
+            Some(v) => v.trim().parse().ok().filter(|s| *s <= 3600).ok_or(Var::Invalid {
+                name: "FLARE_SHARED_CACHE_SECS",
+                expected: "a number of seconds from 0 to 3600",
+            })?,
+        };
         Ok(Self {
             public_reads: env.flag("FLARE_PUBLIC_READS", false)?,
             cors_origins,
             secure_cookies: env.flag("FLARE_SECURE_COOKIES", true)?,
             session_key: SessionKey::from_env(env)?,
             max_body_bytes,
+            shared_cache_secs,
         })
     }
 }

@@ -10,7 +10,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use flare_core::timefmt::{parse_rfc3339, rfc3339};
-use flare_core::view::{IncidentDetailView, IncidentView, SystemView};
+use flare_core::view::{Audience, IncidentDetailView, IncidentView, SystemView};
 use flare_core::{Cursor, FieldError, Severity, Status, SystemId, ValidationErrors, Window, WindowQuery, limits};
 use serde::Serialize;
 use time::macros::format_description;
@@ -19,8 +19,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Reader;
 use crate::error::{ApiError, ErrorBody};
+use crate::read_cache::{Answer, Key};
 use crate::request::path_ticket;
-use crate::respond::cached_json;
+use crate::respond::{cached_json, conditional};
 use crate::state::AppState;
 
 /// One page of the incidents overlapping a window, newest start first.
@@ -202,19 +203,40 @@ fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, A
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    _: Reader,
+    Reader(audience): Reader,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = window_query(raw.as_deref(), state.now())?;
-    let page = state.store().list_window(&query).await?;
-    let view = ListView {
-        from: rfc3339(query.window.from()),
-        to: rfc3339(query.window.to()),
-        incidents: page.items.iter().map(IncidentView::from).collect(),
-        next: page.next.map(|c| c.encode()),
-    };
-    cached_json(&state, &headers, to_json(&view)?, None)
+    let key = Key { route: "list", audience, params: query_key(&query) };
+    let answer = state
+        .read_cache()
+        .get_or_make(key, || async {
+            let page = state.store().list_window(&query).await?;
+            let view = ListView {
+                from: rfc3339(query.window.from()),
+                to: rfc3339(query.window.to()),
+                incidents: page.items.iter().map(|i| IncidentView::new(i, audience)).collect(),
+                next: page.next.map(|c| c.encode()),
+            };
+            Answer::hashed(to_json(&view)?)
+        })
+        .await?;
+    Ok(conditional(&state, &headers, answer, "application/json", audience))
+}
+
+/// What names a window query's answer: every parameter as resolved, so equal queries share one.
+fn query_key(q: &WindowQuery) -> String {
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}",
+        q.window.from().unix_timestamp_nanos(),
+        q.window.to().unix_timestamp_nanos(),
+        q.status.map(|s| s.as_str()).unwrap_or_default(),
+        q.severity.map(|s| s.as_str()).unwrap_or_default(),
+        q.system.as_ref().map(|s| s.as_str()).unwrap_or_default(),
+        q.limit,
+        q.cursor.as_ref().map(Cursor::encode).unwrap_or_default(),
+    )
 }
 
 /// `GET /api/incidents/{ticket}`, with its timeline.
@@ -236,7 +258,7 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn detail(
     State(state): State<AppState>,
-    _: Reader,
+    Reader(audience): Reader,
     Path(ticket): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -244,9 +266,14 @@ pub(crate) async fn detail(
     let incident =
         state.store().get(ticket).await?.ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
     let timeline = state.store().timeline(ticket).await?;
-    let view = IncidentDetailView::new(&incident, &timeline);
+    let view = IncidentDetailView::new(&incident, &timeline, audience);
     let body = to_json(&view)?;
-    cached_json(&state, &headers, body, Some(format!("\"{}\"", incident.version)))
+    // The version names staff's copy (it is what If-Match takes); the public's, with less in it, is named apart.
+    let etag = match audience {
+        Audience::Staff => format!("\"{}\"", incident.version),
+        Audience::Public => format!("\"{}-public\"", incident.version),
+    };
+    cached_json(&state, &headers, body, Some(etag), audience)
 }
 
 /// `GET /api/systems`: the catalog, without owners' contact details.
@@ -267,12 +294,19 @@ pub(crate) async fn detail(
 )]
 pub(crate) async fn systems(
     State(state): State<AppState>,
-    _: Reader,
+    Reader(audience): Reader,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let systems = state.store().list_systems().await?;
-    let list: Vec<SystemView> = systems.iter().map(SystemView::from).collect();
-    cached_json(&state, &headers, to_json(&SystemListView { systems: list })?, None)
+    let key = Key { route: "systems", audience, params: String::new() };
+    let answer = state
+        .read_cache()
+        .get_or_make(key, || async {
+            let systems = state.store().list_systems().await?;
+            let list: Vec<SystemView> = systems.iter().map(|s| SystemView::new(s, audience)).collect();
+            Answer::hashed(to_json(&SystemListView { systems: list })?)
+        })
+        .await?;
+    Ok(conditional(&state, &headers, answer, "application/json", audience))
 }
 
 /// `GET /healthz`: the process answers. It checks nothing else, so it reveals nothing.

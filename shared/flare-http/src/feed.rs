@@ -9,9 +9,9 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use flare_core::view::IncidentView;
+use flare_core::view::{Audience, IncidentView};
 use flare_core::{Incident, Window, WindowQuery};
 use sha2::{Digest, Sha256};
 use time::Duration;
@@ -19,6 +19,8 @@ use time::Duration;
 use crate::auth::Reader;
 use crate::error::ApiError;
 use crate::incident_page::{human_duration, readable};
+use crate::read_cache::{Answer, Key};
+use crate::respond::conditional;
 use crate::state::AppState;
 
 /// How far back the feed reaches.
@@ -53,8 +55,8 @@ fn entry_id(ticket: &str) -> String {
     format!("urn:uuid:{}-{}-5{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }
 
-fn entry(incident: &Incident, internal: bool) -> Entry {
-    let view = IncidentView::from(incident);
+fn entry(incident: &Incident, audience: Audience) -> Entry {
+    let view = IncidentView::new(incident, audience);
     let status = if incident.is_open() { format!("{} (ongoing)", view.status) } else { view.status.to_string() };
     let mut facts = vec![
         ("Status", status),
@@ -76,13 +78,12 @@ fn entry(incident: &Incident, internal: bool) -> Entry {
         facts.push(("Ended", readable(end)));
         facts.push(("Duration", human_duration((end - incident.started_at).whole_seconds())));
     }
-    if internal {
-        if let Some(engineer) = &view.engineer {
-            facts.push(("Engineer", engineer.clone()));
-        }
-        if let Some(url) = view.ticket_url.as_ref().filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
-            facts.push(("Ticket", url.clone()));
-        }
+    // The public's view has neither.
+    if let Some(engineer) = view.engineer_name() {
+        facts.push(("Engineer", engineer.to_owned()));
+    }
+    if let Some(url) = view.ticket_link() {
+        facts.push(("Ticket", url.to_owned()));
     }
     Entry {
         id: entry_id(&view.ticket.to_string()),
@@ -95,11 +96,11 @@ fn entry(incident: &Incident, internal: bool) -> Entry {
     }
 }
 
-/// The feed's body: the newest-changed incidents of the last 90 days. `internal` keeps the engineer and the
-/// ticket link, which public readers never see.
-pub(crate) async fn body(state: &AppState, internal: bool) -> Result<Vec<u8>, ApiError> {
+/// The feed's body: the newest-changed incidents of the last 90 days, as `audience` may see them (the public
+/// never sees the engineer or the ticket link).
+pub(crate) async fn body(state: &AppState, audience: Audience) -> Result<Vec<u8>, ApiError> {
     let now = state.now();
-    let window = Window::new(now - Duration::days(FEED_DAYS), now).map_err(ApiError::Invalid)?;
+    let window = Window::new(now - Duration::days(FEED_DAYS), Window::minute_after(now)).map_err(ApiError::Invalid)?;
     let mut query = WindowQuery::new(window);
     query.limit = flare_core::limits::PAGE_MAX;
     let mut incidents = Vec::new();
@@ -117,7 +118,7 @@ pub(crate) async fn body(state: &AppState, internal: bool) -> Result<Vec<u8>, Ap
     let updated = incidents.first().map_or(now - Duration::days(FEED_DAYS), |i| i.updated_at);
     let feed = Feed {
         updated: flare_core::timefmt::rfc3339(updated),
-        entries: incidents.iter().map(|i| entry(i, internal)).collect(),
+        entries: incidents.iter().map(|i| entry(i, audience)).collect(),
     };
     Ok(feed.render()?.into_bytes())
 }
@@ -138,13 +139,15 @@ pub(crate) async fn body(state: &AppState, internal: bool) -> Result<Vec<u8>, Ap
         (status = 500, description = "Internal error: opaque, with a request id", body = crate::error::ErrorBody)
     )
 )]
-pub(crate) async fn show(State(state): State<AppState>, _: Reader, headers: HeaderMap) -> Result<Response, ApiError> {
-    let body = body(&state, true).await?;
-    let mut response = crate::respond::cached_json(&state, &headers, body, None)?;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/atom+xml; charset=utf-8"));
-    Ok(response)
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Reader(audience): Reader,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = Key { route: "feed", audience, params: String::new() };
+    let answer =
+        state.read_cache().get_or_make(key, || async { Answer::hashed(body(&state, audience).await?) }).await?;
+    Ok(conditional(&state, &headers, answer, "application/atom+xml; charset=utf-8", audience))
 }
 
 #[cfg(test)]

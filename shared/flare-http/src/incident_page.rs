@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use flare_core::view::IncidentView;
+use flare_core::view::{Audience, EventView, IncidentView};
 use flare_core::{EventKind, TimelineEvent};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -20,6 +20,8 @@ use crate::state::AppState;
 #[template(path = "incident.html")]
 struct IncidentPage {
     nav: Nav,
+    /// Whether the reader is the public, who sees no internal field and no way to change the incident.
+    public: bool,
     done: Option<&'static str>,
     i: IncidentView,
     severity_label: &'static str,
@@ -44,18 +46,20 @@ struct EventRow {
     changed: Vec<String>,
 }
 
-impl From<&TimelineEvent> for EventRow {
-    fn from(e: &TimelineEvent) -> Self {
+impl EventRow {
+    /// The event as `audience` sees it, or `None` when it is not theirs to see (see [`EventView::new`]).
+    fn new(e: &TimelineEvent, audience: Audience) -> Option<Self> {
+        let view = EventView::new(e, audience)?;
         let changed =
-            if e.kind == EventKind::Opened { Vec::new() } else { e.changes.iter().map(|c| c.field.clone()).collect() };
-        Self {
+            if e.kind == EventKind::Opened { Vec::new() } else { view.changes.into_iter().map(|c| c.field).collect() };
+        Some(Self {
             at: readable(e.at),
-            at_iso: flare_core::timefmt::rfc3339(e.at),
-            who: e.actor.name.clone(),
+            at_iso: view.at,
+            who: view.actor.name,
             kind: e.kind.label(),
-            message: e.message.as_ref().map(ToString::to_string),
+            message: view.message,
             changed,
-        }
+        })
     }
 }
 
@@ -99,14 +103,13 @@ pub(crate) async fn show(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let session = auth::session_user(&state, &headers).await?;
-    if let Err(e) = auth::reader(&state, &headers).await {
-        return match e {
-            ApiError::Unauthenticated(_) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
-                Err(PageError::SignIn { next: format!("/incidents/{}", request::path_ticket(&ticket)?) })
-            }
-            other => Err(other.into()),
-        };
-    }
+    let audience = match auth::reader(&state, &headers).await {
+        Ok(audience) => audience,
+        Err(ApiError::Unauthenticated(_)) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
+            return Err(PageError::SignIn { next: format!("/incidents/{}", request::path_ticket(&ticket)?) });
+        }
+        Err(other) => return Err(other.into()),
+    };
     let ticket = request::path_ticket(&ticket)?;
     let incident =
         state.store().get(ticket).await?.ok_or_else(|| ApiError::NotFound(format!("no incident {ticket}")))?;
@@ -127,11 +130,12 @@ pub(crate) async fn show(
             format!("{name} — {}", a.impact.label())
         })
         .collect();
-    let i = IncidentView::from(&incident);
+    let i = IncidentView::new(&incident, audience);
     // Only web links become links: a `javascript:` URL is not a ticket.
-    let ticket_url = i.ticket_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+    let ticket_url = i.ticket_link().map(str::to_owned);
     let page = IncidentPage {
         nav: session.map(|(s, u)| Nav::signed_in(&state, &s, &u)).unwrap_or_else(Nav::anonymous),
+        public: audience.is_public(),
         done,
         severity_label: incident.severity.label(),
         duration: i.duration.map(human_duration),
@@ -139,7 +143,7 @@ pub(crate) async fn show(
         systems,
         started: readable(incident.started_at),
         ended: incident.resolved_at.map(readable),
-        timeline: timeline.iter().map(EventRow::from).collect(),
+        timeline: timeline.iter().filter_map(|e| EventRow::new(e, audience)).collect(),
         i,
     };
     Ok(pages::html(StatusCode::OK, &page)?)

@@ -14,6 +14,7 @@
 
 mod assets;
 mod auth;
+mod availability_api;
 mod config;
 mod dashboard;
 mod deliveries;
@@ -26,6 +27,8 @@ mod login;
 mod openapi;
 mod pages;
 mod password;
+mod read_cache;
+mod reads;
 mod request;
 mod respond;
 mod session;
@@ -79,6 +82,7 @@ fn dashboard_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::list))
         .routes(routes!(dashboard::detail))
         .routes(routes!(dashboard::systems))
+        .routes(routes!(availability_api::show))
         .routes(routes!(openapi::serve))
         .routes(routes!(incident_page::show))
         .routes(routes!(unsubscribe::show))
@@ -169,10 +173,11 @@ fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .max_age(Duration::from_secs(600));
     routes
         .fallback(no_route)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(map_response(uniform))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), read_cache::invalidate_after_writes))
         .layer(cors)
         .layer(TraceLayer::new_for_http())
 }

@@ -11,6 +11,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ApiError;
+use flare_core::view::Audience;
+
 use crate::respond::cached_json;
 use crate::state::AppState;
 
@@ -86,5 +88,5 @@ fn document_json() -> Result<&'static [u8], ApiError> {
     )
 )]
 pub(crate) async fn serve(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    cached_json(&state, &headers, document_json()?.to_vec(), None)
+    cached_json(&state, &headers, document_json()?.to_vec(), None, Audience::Public)
 }

@@ -8,9 +8,11 @@ use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use flare_core::User;
+use flare_core::view::Audience;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::read_cache::Answer;
 use crate::session::Session;
 use crate::state::AppState;
 
@@ -78,34 +80,22 @@ pub(crate) fn not_modified(request: &HeaderMap, etag: &str) -> bool {
         .any(|t| t == "*" || t == etag)
 }
 
-/// A page its script polls: a strong ETag over the body, `no-cache` so every view revalidates, and a bodiless
-/// 304 when the client already holds this body. `private` pages (reads that need a key or a session) must not
-/// be shared by caches, and vary by who asks.
-pub(crate) fn revalidated_html(
-    request: &HeaderMap,
-    template: &impl Template,
-    private: bool,
-) -> Result<Response, ApiError> {
+/// A page its script polls, made: a strong ETag over the body (with the ETag slot still empty, so equal ETags
+/// mean byte-equal bodies), and the body with its ETag in the slot for the script to send back.
+pub(crate) fn revalidated_answer(template: &impl Template) -> Result<Answer, ApiError> {
     let body = template.render()?;
     let etag = strong_etag(body.as_bytes());
     let etag_value = HeaderValue::from_str(&etag).map_err(ApiError::internal)?;
-    let mut response = if not_modified(request, &etag) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        let body = body.replacen(ETAG_SLOT, &format!(r#"<meta name="flare-etag" content="{}">"#, &etag[1..33]), 1);
-        (StatusCode::OK, body).into_response()
-    };
-    let headers = response.headers_mut();
-    page_headers(headers, SCRIPTED_CONTENT_SECURITY_POLICY);
-    headers.insert(header::ETAG, etag_value);
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(if private { "private, no-cache" } else { "no-cache" }),
-    );
-    if private {
-        headers.append(header::VARY, HeaderValue::from_static("authorization, cookie"));
-    }
-    Ok(response)
+    let body = body.replacen(ETAG_SLOT, &format!(r#"<meta name="flare-etag" content="{}">"#, &etag[1..33]), 1);
+    Ok(Answer { etag: etag_value, body: body.into() })
+}
+
+/// A polled page's answer as a response: `no-cache` (or a shared cache's policy, for the public) so every view
+/// revalidates, and a bodiless 304 when the client already holds it.
+pub(crate) fn revalidated_html(state: &AppState, request: &HeaderMap, answer: Answer, audience: Audience) -> Response {
+    let mut response = crate::respond::conditional(state, request, answer, "text/html; charset=utf-8", audience);
+    page_headers(response.headers_mut(), SCRIPTED_CONTENT_SECURITY_POLICY);
+    response
 }
 
 /// Where a browser goes to sign in and come back to `next`.

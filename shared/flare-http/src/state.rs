@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::{CorsOrigin, HttpConfig};
+use crate::read_cache::ReadCache;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -26,6 +27,7 @@ struct Inner {
     /// Password checks in flight: each costs tens of MiB and a core for a while, so they are capped to the
     /// machine's parallelism and a flood of sign-ins cannot exhaust memory.
     password_checks: Arc<Semaphore>,
+    read_cache: ReadCache,
 }
 
 impl AppState {
@@ -35,7 +37,8 @@ impl AppState {
         let parallelism = std::thread::available_parallelism().map_or(2, usize::from);
         let password_checks = Arc::new(Semaphore::new(parallelism));
         let unsubscribe_key = config.session_key.unsubscribe_key();
-        Self { inner: Arc::new(Inner { service, config, cors_origins, unsubscribe_key, password_checks }) }
+        let read_cache = ReadCache::default();
+        Self { inner: Arc::new(Inner { service, config, cors_origins, unsubscribe_key, password_checks, read_cache }) }
     }
 
     pub(crate) fn service(&self) -> &IncidentService {
@@ -59,6 +62,11 @@ impl AppState {
     /// A permit to check a password, or `None` when as many checks as the machine has cores are running.
     pub(crate) fn password_check_permit(&self) -> Option<OwnedSemaphorePermit> {
         self.inner.password_checks.clone().try_acquire_owned().ok()
+    }
+
+    /// Read answers kept until a write.
+    pub(crate) fn read_cache(&self) -> &ReadCache {
+        &self.inner.read_cache
     }
 
     pub(crate) fn cors_origins(&self) -> &[HeaderValue] {

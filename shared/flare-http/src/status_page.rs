@@ -14,7 +14,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use flare_core::availability::{self, CurrentStatus};
-use flare_core::view::IncidentView;
+use flare_core::view::{Audience, IncidentView};
 use flare_core::{FieldError, Impact, Incident, Severity, Status, SystemId, ValidationErrors, Window, WindowQuery};
 use serde::Deserialize;
 use time::macros::format_description;
@@ -24,6 +24,8 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::incident_page::{human_duration, readable};
 use crate::pages::{self, Nav, PageError};
+use crate::read_cache::{Answer, Key};
+use crate::reads::{self, Recent, read_all};
 use crate::state::AppState;
 
 /// Days of availability each system's strip shows.
@@ -181,6 +183,8 @@ struct RangeLink {
 #[template(path = "status.html")]
 struct StatusPage {
     nav: Nav,
+    /// Whether the reader is the public, who sees no engineer and no ticket.
+    public: bool,
     overall: CurrentStatus,
     /// The systems not operational, by name, for the overall line.
     affected: Vec<String>,
@@ -241,23 +245,13 @@ fn percent(p: f64) -> String {
     if p >= 100.0 { "100%".to_owned() } else { format!("{:.1}%", (p * 10.0).floor() / 10.0) }
 }
 
-/// Every incident the query matches, page by page, up to `max`; `true` when there were more.
-async fn read_all(state: &AppState, mut query: WindowQuery, max: usize) -> Result<(Vec<Incident>, bool), ApiError> {
-    let mut all = Vec::new();
-    query.limit = flare_core::limits::PAGE_MAX;
-    loop {
-        let page = state.store().list_window(&query).await?;
-        all.extend(page.items);
-        match page.next {
-            Some(next) if all.len() < max => query.cursor = Some(next),
-            Some(_) => return Ok((all, true)),
-            None => return Ok((all, false)),
-        }
-    }
-}
-
-fn row(incident: &Incident, names: &BTreeMap<SystemId, String>, now: OffsetDateTime) -> IncidentRow {
-    let i = IncidentView::from(incident);
+fn row(
+    incident: &Incident,
+    names: &BTreeMap<SystemId, String>,
+    now: OffsetDateTime,
+    audience: Audience,
+) -> IncidentRow {
+    let i = IncidentView::new(incident, audience);
     let end = incident.resolved_at.unwrap_or(now);
     IncidentRow {
         systems: incident
@@ -272,7 +266,7 @@ fn row(incident: &Incident, names: &BTreeMap<SystemId, String>, now: OffsetDateT
         ended: incident.resolved_at.map(readable),
         duration: human_duration((end - incident.started_at).whole_seconds()),
         // Only web links become links: a `javascript:` URL is not a ticket.
-        ticket_url: i.ticket_url.clone().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        ticket_url: i.ticket_link().map(str::to_owned),
         i,
     }
 }
@@ -361,17 +355,45 @@ pub(crate) async fn show(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     let session = auth::session_user(&state, &headers).await?;
-    if let Err(e) = auth::reader(&state, &headers).await {
-        return match e {
-            ApiError::Unauthenticated(_) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
-                Err(PageError::SignIn { next: "/".to_owned() })
-            }
-            other => Err(other.into()),
-        };
-    }
+    let audience = match auth::reader(&state, &headers).await {
+        Ok(audience) => audience,
+        Err(ApiError::Unauthenticated(_)) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
+            return Err(PageError::SignIn { next: "/".to_owned() });
+        }
+        Err(other) => return Err(other.into()),
+    };
     let now = state.now();
-    let nav = session.map(|(s, u)| Nav::signed_in(&state, &s, &u)).unwrap_or_else(Nav::anonymous);
-    let parsed = serde_urlencoded::from_str::<PageQuery>(raw.as_deref().unwrap_or_default()).map_err(|e| {
+    let answer = match session {
+        // A signed-in user's page carries their name and sign-out token, so it is theirs alone.
+        Some((session, user)) => {
+            render(&state, Nav::signed_in(&state, &session, &user), raw.as_deref(), now, audience).await?
+        }
+        // Everyone else asking for the same view in the same minute gets the same page.
+        None => {
+            let params =
+                format!("{}|{}", Window::minute_after(now).unix_timestamp(), raw.as_deref().unwrap_or_default());
+            let key = Key { route: "status", audience, params };
+            state
+                .read_cache()
+                .get_or_make(key, || render(&state, Nav::anonymous(), raw.as_deref(), now, audience))
+                .await?
+        }
+    };
+    // The script polls this page every minute; an unchanged view costs a bodiless 304.
+    Ok(pages::revalidated_html(&state, &headers, answer, audience))
+}
+
+/// The page for the query `raw`, as `audience` sees it at `now`.
+async fn render(
+    state: &AppState,
+    nav: Nav,
+    raw: Option<&str>,
+    now: OffsetDateTime,
+    audience: Audience,
+) -> Result<Answer, ApiError> {
+    // Durations "so far" and today's availability count to the minute, so the page changes once a minute.
+    let now = reads::this_minute(now);
+    let parsed = serde_urlencoded::from_str::<PageQuery>(raw.unwrap_or_default()).map_err(|e| {
         let mut errors = ValidationErrors::new();
         errors.push("query", format!("is not understood: {e}"));
         errors
@@ -384,38 +406,28 @@ pub(crate) async fn show(
         }
     };
 
-    let catalog = state.store().list_systems().await?;
+    let Recent { catalog, status, strips } = reads::recent(state, STRIP_DAYS, now).await?;
     let names: BTreeMap<SystemId, String> = catalog.iter().map(|s| (s.id.clone(), s.name.to_string())).collect();
-    let ids: Vec<SystemId> = catalog.iter().map(|s| s.id.clone()).collect();
-
-    let today = now.date();
-    let strip_from = midnight(today - Duration::days(i64::from(STRIP_DAYS) - 1));
-    let strip_window = Window::new(strip_from, Window::minute_after(now)).map_err(ApiError::Invalid)?;
-    // Every incident still open overlaps a window that ends now, so this one read gives the strips and the
-    // current status alike.
-    let (recent, _) = read_all(&state, WindowQuery::new(strip_window), usize::MAX).await?;
-
-    let status = availability::current_status(&ids, &recent);
-    let strips = availability::availability(&ids, &recent, STRIP_DAYS, now);
     let systems: Vec<SystemRow> = catalog
         .iter()
         .zip(strips)
-        .map(|(system, strip)| SystemRow {
+        .zip(&status)
+        .map(|((system, strip), status)| SystemRow {
             id: system.id.to_string(),
             name: system.name.to_string(),
-            status: status.get(&system.id).copied().unwrap_or(CurrentStatus::Operational),
+            status: *status,
             percent: percent(strip.percent),
             days: strip.days.iter().map(day_cell).collect(),
         })
         .collect();
-    let overall = availability::overall(status.values().copied());
+    let overall = availability::overall(status.iter().copied());
     let affected = systems.iter().filter(|s| s.status != CurrentStatus::Operational).map(|s| s.name.clone()).collect();
 
     let mut query = WindowQuery::new(view.window);
     query.system = view.system.clone();
     query.severity = view.severity;
     query.status = view.status;
-    let (listed, truncated) = read_all(&state, query, LIST_MAX).await?;
+    let (listed, truncated) = read_all(state, query, LIST_MAX).await?;
     let lane_systems: Vec<flare_core::System> =
         catalog.iter().filter(|s| view.system.as_ref().is_none_or(|id| &s.id == id)).cloned().collect();
     let lanes = lanes(&lane_systems, &listed, &view.window, now);
@@ -426,7 +438,7 @@ pub(crate) async fn show(
         Some(Ok(window)) => {
             let mut query = WindowQuery::new(window);
             query.system = view.system.clone();
-            read_all(&state, query, LIST_MAX).await?.0.iter().map(|i| row(i, &names, now)).collect()
+            read_all(state, query, LIST_MAX).await?.0.iter().map(|i| row(i, &names, now, audience)).collect()
         }
         // A day still to come has had no incidents.
         Some(Err(_)) | None => Vec::new(),
@@ -450,13 +462,14 @@ pub(crate) async fn show(
         .collect();
     let page = StatusPage {
         nav,
+        public: audience.is_public(),
         overall,
         affected,
         systems,
         ranges,
         from_date: view.window.from().date().to_string(),
         to_date: (view.window.to() - Duration::nanoseconds(1)).date().to_string(),
-        incidents: listed.iter().map(|i| row(i, &names, now)).collect(),
+        incidents: listed.iter().map(|i| row(i, &names, now, audience)).collect(),
         lanes,
         ticks: ticks(&view.window),
         truncated,
@@ -467,8 +480,7 @@ pub(crate) async fn show(
         statuses: options(Status::ALL.iter().map(|s| (s.as_str(), s.as_str().to_owned())), state_filter),
         errors,
     };
-    // The script polls this page every minute; an unchanged view costs a bodiless 304.
-    Ok(pages::revalidated_html(&headers, &page, !state.config().public_reads)?)
+    pages::revalidated_answer(&page)
 }
 
 #[cfg(test)]

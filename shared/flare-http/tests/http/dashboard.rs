@@ -95,7 +95,7 @@ async fn pages_follow_the_cursor() {
 async fn each_incident_carries_the_dashboard_fields() {
     let app = TestApp::public().await;
     let ticket = incident_between(&app, "VPN down", 1, Some(0)).await;
-    let list = app.get("/api/incidents", None).await.json();
+    let list = app.get("/api/incidents", Some(&app.reader)).await.json();
     let incident = &list["incidents"][0];
     for field in [
         "ticket",
@@ -129,7 +129,7 @@ async fn an_incident_reads_back_with_its_timeline() {
         json!({"status": "identified", "message": "Found it"}),
     )
     .await;
-    let reply = app.get(&format!("/api/incidents/{ticket}"), None).await;
+    let reply = app.get(&format!("/api/incidents/{ticket}"), Some(&app.reader)).await;
     assert_eq!(reply.header("etag"), Some("\"2\""));
     let detail = reply.json();
     assert_eq!(detail["status"], "identified");

@@ -66,9 +66,9 @@ async fn the_addresses_appear_in_no_answer_a_reader_or_a_writer_sees() {
     let patched = app.write(Method::PATCH, &format!("/api/incidents/{ticket}"), patch).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
 
-    let list = app.get(ALL, None).await;
-    let detail = app.get(&format!("/api/incidents/{ticket}"), None).await;
-    let page = app.get(&format!("/incidents/{ticket}"), None).await;
+    let list = app.get(ALL, Some(&app.reader)).await;
+    let detail = app.get(&format!("/api/incidents/{ticket}"), Some(&app.reader)).await;
+    let page = app.get(&format!("/incidents/{ticket}"), Some(&app.reader)).await;
     assert_eq!(list.json()["incidents"].as_array().unwrap().len(), 1);
     for reply in [&opened, &patched, &list, &detail, &page] {
         assert!(reply.status.is_success(), "{}", reply.text());
