@@ -8,8 +8,8 @@
 
 use flare_core::text::{Description, Message, PersonName, SystemName, Title};
 use flare_core::{
-    Actor, AffectedSystem, Channel, Command, EmailAddress, Impact, IncidentService, OpenIncident, ResolveIncident,
-    Severity, Source, Status, Subscriber, System, SystemId, UpdateIncident,
+    Actor, ActorKind, AffectedSystem, Channel, Command, EmailAddress, Impact, IncidentService, OpenIncident,
+    ResolveIncident, Severity, Source, Status, Subscriber, System, SystemId, UpdateIncident,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -154,15 +154,21 @@ pub(crate) async fn seed(service: &IncidentService) -> anyhow::Result<bool> {
         store.put_subscriber(&Subscriber::new(system.id, Some(email), None, None)?).await?;
     }
     let now = service.clock().now();
-    for past in HISTORY {
-        open(service, past, now).await?;
+    for (n, past) in HISTORY.iter().enumerate() {
+        let (id, name) = AGENTS[n % AGENTS.len()];
+        let agent = Actor { kind: ActorKind::User, id: id.to_owned(), name: name.to_owned() };
+        open(service, past, now, &agent).await?;
     }
     Ok(true)
 }
 
-/// Opens one incident of the history, posts its update and resolves it when it is over, each at its own time.
-async fn open(service: &IncidentService, past: &Past, now: OffsetDateTime) -> anyhow::Result<()> {
-    let actor = Actor::system("demo");
+/// The service desk agents who log the demo's incidents, so its timelines name people as real ones do.
+const AGENTS: &[(&str, &str)] =
+    &[("sam.okafor", "Sam Okafor"), ("lena.fischer", "Lena Fischer"), ("raj.patel", "Raj Patel")];
+
+/// Opens one incident of the history as `actor`, posts its update and resolves it when it is over, each at its
+/// own time.
+async fn open(service: &IncidentService, past: &Past, now: OffsetDateTime, actor: &Actor) -> anyhow::Result<()> {
     let started_at = now - Duration::hours(past.hours_ago);
     let systems = past
         .systems
@@ -185,12 +191,12 @@ async fn open(service: &IncidentService, past: &Past, now: OffsetDateTime) -> an
         source: Source::new(Channel::Cli),
         notify: false,
     };
-    let ticket = service.open(open, &actor, None).await?.ticket;
+    let ticket = service.open(open, actor, None).await?.ticket;
     if let Some(update) = past.update {
         let mut identified = UpdateIncident::new(ticket);
         identified.status = Some(Status::Identified);
         identified.message = Some(Message::parse("message", update)?);
-        service.execute(Command::Update(Box::new(identified)), &actor, None).await?;
+        service.execute(Command::Update(Box::new(identified)), actor, None).await?;
     }
     if let Some(minutes) = past.minutes {
         let resolve = ResolveIncident {
@@ -201,7 +207,7 @@ async fn open(service: &IncidentService, past: &Past, now: OffsetDateTime) -> an
             root_cause: None,
             notify: false,
         };
-        service.execute(Command::Resolve(resolve), &actor, None).await?;
+        service.execute(Command::Resolve(resolve), actor, None).await?;
     }
     Ok(())
 }

@@ -27,6 +27,10 @@ pub(crate) struct ServeArgs {
     /// Let anyone read the dashboard and its JSON; with `false`, reads need an API key or a signed-in user.
     #[arg(long, env = "FLARE_PUBLIC_READS", default_value_t = true, action = clap::ArgAction::Set)]
     public_reads: bool,
+    /// With public reads, how long a caching proxy or CDN in front of Flare may serve an anonymous reader's page,
+    /// JSON and feed before asking again, in seconds (0 to 3600). Browsers still revalidate every time.
+    #[arg(long, env = "FLARE_SHARED_CACHE_SECS", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3600))]
+    shared_cache_secs: u32,
     /// Origins allowed to read the JSON API from a browser, comma separated.
     #[arg(long = "cors-origin", env = "FLARE_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
@@ -71,6 +75,7 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
         cors_origins: cors_origins.collect::<Result<_, _>>()?,
         secure_cookies: args.secure_cookies,
         session_key,
+        shared_cache_secs: args.shared_cache_secs,
         ..HttpConfig::default()
     };
     let unsubscribe = config.session_key.unsubscribe_key();
@@ -100,6 +105,13 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
             "To sign in to the form, create a user:   flare --db {db} users add NAME   (asks for a password)\n\
              For monitoring tools, create an API key: flare --db {db} keys create --name monitoring --scope incidents:write",
             db = db.display()
+        );
+    }
+    if args.public_reads {
+        eprintln!(
+            "Reads are public: anyone may open the status page, its JSON and feed, which then leave out names, \
+             addresses and ticket links; signed-in users and API keys see everything (--public-reads false \
+             makes every read need a sign-in or a key)."
         );
     }
     eprintln!("Flare is serving on http://{addr}/ (the status page; the form is at /form, the JSON at /api/incidents)");

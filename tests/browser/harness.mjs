@@ -72,20 +72,27 @@ export class Flare {
     Object.assign(this, { child, dir, db, base });
   }
 
-  async json(path, init) {
-    const response = await fetch(`${this.base}${path}`, init);
+  /// Reads as staff from now on, with this key's token; `json(path, { anonymous: true })` still reads as the public.
+  readAs(token) {
+    this.token = token;
+  }
+
+  async json(path, { anonymous = false, ...init } = {}) {
+    const headers = { ...(init.headers ?? {}) };
+    if (this.token && !anonymous) headers.authorization = `Bearer ${this.token}`;
+    const response = await fetch(`${this.base}${path}`, { ...init, headers });
     if (!response.ok) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
     return response.json();
   }
 
   /// Every incident the API returns for `query`, following its cursor.
-  async incidents(query) {
+  async incidents(query, { anonymous = false } = {}) {
     const all = [];
     let cursor = null;
     do {
       const params = new URLSearchParams(query);
       if (cursor) params.set('cursor', cursor);
-      const page = await this.json(`/api/incidents?${params}`);
+      const page = await this.json(`/api/incidents?${params}`, { anonymous });
       all.push(...page.incidents);
       cursor = page.next;
     } while (cursor);
@@ -123,9 +130,12 @@ export class Browser {
     this.visited = new Set();
   }
 
-  /// A fresh page of its own context (its own viewport and colour scheme) that records its console errors.
-  async page({ width = 1280, height = 800, colorScheme = 'light', javaScriptEnabled = true } = {}) {
-    const context = await this.browser.newContext({ viewport: { width, height }, colorScheme, javaScriptEnabled });
+  /// A fresh page of its own context (its own viewport, colour scheme and request headers, such as a key's
+  /// Authorization) that records its console errors.
+  async page({ width = 1280, height = 800, colorScheme = 'light', javaScriptEnabled = true, headers = {} } = {}) {
+    const context = await this.browser.newContext({
+      viewport: { width, height }, colorScheme, javaScriptEnabled, extraHTTPHeaders: headers,
+    });
     const page = await context.newPage();
     page.on('console', (message) => {
       if (message.type() === 'error') this.errors.push(`${page.url()}: ${message.text()}`);

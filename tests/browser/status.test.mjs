@@ -1,5 +1,9 @@
 // The status page in a real browser: Debian's Chromium, headless, against the real `flare serve --demo`.
 // Expectations come from the JSON API of the same server, never from a list written here.
+//
+// `flare serve` makes reads public, so an anonymous reader sees the public page. The tests read as staff (a key
+// with scope incidents:read, sent by the browser as Authorization), except those of public mode, which read as
+// the public and check it against what staff see.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,10 +20,13 @@ const DAY_NAME = /^\d{1,2} [A-Z][a-z]{2} \d{4}: \d{1,3}(\.\d)?% available, (no i
 let flare;
 let browser;
 let systems;
+let staff;
 
 before(async () => {
   flare = await Flare.start();
   browser = await Browser.start();
+  staff = { authorization: `Bearer ${await flare.key('incidents:read')}` };
+  flare.readAs(staff.authorization.slice('Bearer '.length));
   systems = new Map((await flare.json('/api/systems')).systems.map((s) => [s.id, s.name]));
 });
 
@@ -42,8 +49,9 @@ async function listed(page) {
   return page.locator('section[aria-labelledby="list-h"] table.incidents tbody tr td:first-child a').allTextContents();
 }
 
-async function open(path, options) {
-  const page = await browser.page(options);
+/// A page as staff see it, or as the public does with `{ anonymous: true }`.
+async function open(path, { anonymous = false, ...options } = {}) {
+  const page = await browser.page({ ...options, headers: anonymous ? {} : staff });
   await page.goto(`${flare.base}${path}`);
   return page;
 }
@@ -304,7 +312,7 @@ describe('without script', () => {
 
 describe('the refresh', () => {
   test('an unchanged page is revalidated every minute and answered 304', async () => {
-    const page = await browser.page();
+    const page = await browser.page({ headers: staff });
     await page.clock.install();
     await page.goto(`${flare.base}/`);
     const statuses = [];
@@ -320,7 +328,7 @@ describe('the refresh', () => {
   });
 
   test('a change shows up at the next refresh and the focused day keeps focus', async () => {
-    const page = await browser.page();
+    const page = await browser.page({ headers: staff });
     await page.clock.install();
     await page.goto(`${flare.base}/`);
     const cell = page.locator('[data-strip] a[tabindex="0"]').first();
@@ -369,8 +377,61 @@ describe('escaping', () => {
   });
 });
 
-// Public mode (issue 9, point 6) gets its tests here once `flare serve` has it: every public page and JSON
-// answer, checked for engineer and reporter names, addresses, ticket links and keys, and delivery data.
+describe('public mode', () => {
+  /// Every internal value the demo holds, as staff read them: engineers, reporters, ticket links and keys, root
+  /// causes, follow-ups and system owners.
+  async function internalValues() {
+    const values = new Set();
+    for (const listed of await flare.incidents(lastDays(90))) {
+      const incident = await flare.json(`/api/incidents/${listed.ticket}`);
+      for (const v of [incident.engineer, incident.reporter, incident.ticket_url, incident.root_cause, ...(incident.follow_ups ?? [])]) {
+        if (v) values.add(v);
+      }
+      for (const event of incident.timeline) {
+        if (event.actor.kind !== 'system') values.add(event.actor.name);
+      }
+    }
+    for (const system of (await flare.json('/api/systems')).systems) {
+      if (system.owner) values.add(system.owner);
+    }
+    return [...values];
+  }
+
+  test('no public page or answer shows an engineer, reporter, owner, ticket or root cause', async () => {
+    const internal = await internalValues();
+    assert.ok(internal.length >= 5, `the demo data holds internal values: ${internal}`);
+    const tickets = (await flare.incidents(lastDays(90), { anonymous: true })).map((i) => i.ticket);
+    assert.ok(tickets.length > 0, 'the public reads the incidents themselves');
+    const texts = [];
+    for (const path of ['/?range=90d', `/incidents/${tickets[0]}`, `/incidents/${tickets.at(-1)}`]) {
+      const page = await open(path, { anonymous: true });
+      texts.push([path, await page.locator('body').innerText()], [`${path} (HTML)`, await page.content()]);
+      await page.close();
+    }
+    const since = isoDay(new Date(Date.now() - 89 * 86_400_000));
+    const answers = [`/api/incidents?from=${since}`, `/api/incidents/${tickets[0]}`, '/api/systems', '/api/availability', '/history.atom'];
+    for (const path of answers) {
+      const response = await fetch(`${flare.base}${path}`);
+      assert.equal(response.status, 200, path);
+      texts.push([path, await response.text()]);
+    }
+    const leaks = texts.flatMap(([path, text]) => internal.filter((v) => text.includes(v)).map((v) => `${path}: ${v}`));
+    assert.deepEqual(leaks, []);
+  });
+
+  test('a public tooltip shows what happened and when, without engineer or ticket', async () => {
+    const page = await open('/?range=90d', { anonymous: true });
+    const bar = page.locator('.bar').first();
+    await bar.locator('a').first().focus();
+    const tip = bar.locator('.tip');
+    await tip.waitFor({ state: 'visible', timeout: 5_000 });
+    const text = await tip.innerText();
+    assert.match(text, /Systems\s/);
+    assert.match(text, /Start\s/);
+    assert.doesNotMatch(text, /Engineer|Ticket/);
+    await page.close();
+  });
+});
 
 describe('accessibility and layout', () => {
   const sizes = [[1280, 800], [390, 844]];
