@@ -101,7 +101,7 @@ export class Flare {
 
   /// A new API key made the way an admin makes one: `flare keys create`. Prints its token on stdout.
   async key(scope) {
-    const { stdout } = await run(FLARE, ['--db', this.db, 'keys', 'create', '--name', 'browser tests', '--scope', scope]);
+    const { stdout } = await run(FLARE, ['--db', this.db, 'keys', 'create', '--name', 'Playwright runner', '--scope', scope]);
     return stdout.trim();
   }
 
