@@ -8,13 +8,14 @@
 //! beside `flare serve`) are caught by age: no answer is served more than [`FRESH_FOR`] after it was made.
 //!
 //! The generation is read before the store, so an answer made while a write commits is never kept past it.
-//! The map is bounded: when it is full it is emptied, so a flood of distinct queries costs memory only up to
-//! [`MAX_ENTRIES`] answers.
+//! One request makes a missing answer while the others asking for it wait and take it, so a crowd costs one store
+//! read per answer and second, not one per request that arrived while it was being made. The map is bounded: when
+//! it is full it is emptied, so a flood of distinct queries costs memory only up to [`MAX_ENTRIES`] answers.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -58,16 +59,30 @@ impl Answer {
 }
 
 #[derive(Debug)]
-struct Entry {
+struct Made {
     generation: u64,
-    made: Instant,
+    at: Instant,
     answer: Answer,
+}
+
+/// One key's answer, and the lock its maker holds so that others wait for it instead of making it too.
+#[derive(Debug, Default)]
+struct Slot {
+    made: Mutex<Option<Made>>,
+    making: tokio::sync::Mutex<()>,
+}
+
+impl Slot {
+    fn current(&self, generation: u64) -> Option<Answer> {
+        let made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
+        made.as_ref().filter(|m| m.generation == generation && m.at.elapsed() < FRESH_FOR).map(|m| m.answer.clone())
+    }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct ReadCache {
     generation: AtomicU64,
-    entries: Mutex<HashMap<Key, Entry>>,
+    slots: Mutex<HashMap<Key, Arc<Slot>>>,
 }
 
 impl ReadCache {
@@ -82,23 +97,29 @@ impl ReadCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Answer, ApiError>>,
     {
+        let slot = self.slot(key);
+        if let Some(answer) = slot.current(self.generation.load(Ordering::Acquire)) {
+            return Ok(answer);
+        }
+        let _making = slot.making.lock().await;
+        // Read before the store: a write that commits while this answer is made leaves it already stale.
         let generation = self.generation.load(Ordering::Acquire);
-        if let Some(answer) = self.current(&key, generation) {
+        // Whoever held the lock before may have just made it.
+        if let Some(answer) = slot.current(generation) {
             return Ok(answer);
         }
         let answer = make().await?;
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
-            entries.clear();
-        }
-        entries.insert(key, Entry { generation, made: Instant::now(), answer: answer.clone() });
+        let made = Made { generation, at: Instant::now(), answer: answer.clone() };
+        *slot.made.lock().unwrap_or_else(PoisonError::into_inner) = Some(made);
         Ok(answer)
     }
 
-    fn current(&self, key: &Key, generation: u64) -> Option<Answer> {
-        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = entries.get(key)?;
-        (entry.generation == generation && entry.made.elapsed() < FRESH_FOR).then(|| entry.answer.clone())
+    fn slot(&self, key: Key) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        if slots.len() >= MAX_ENTRIES && !slots.contains_key(&key) {
+            slots.clear();
+        }
+        slots.entry(key).or_default().clone()
     }
 }
 
@@ -171,12 +192,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn readers_that_arrive_while_an_answer_is_made_wait_for_it_instead_of_making_it_too() {
+        let (cache, calls) = (ReadCache::default(), AtomicUsize::new(0));
+        let (release, released) = tokio::sync::watch::channel(false);
+        let slow = || async {
+            let mut released = released.clone();
+            let _ = released.wait_for(|r| *r).await;
+            calls.fetch_add(1, Ordering::SeqCst);
+            Answer::hashed("made once")
+        };
+        let readers = futures::future::join_all((0..8).map(|_| cache.get_or_make(key("a"), slow)));
+        let (answers, ()) = tokio::join!(readers, async {
+            tokio::task::yield_now().await;
+            let _ = release.send(true);
+        });
+        assert!(answers.iter().all(|a| a.as_ref().unwrap().body == "made once"));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
     async fn a_full_cache_is_emptied_rather_than_grown() {
         let (cache, calls) = (ReadCache::default(), AtomicUsize::new(0));
         for n in 0..=MAX_ENTRIES {
             made(&cache, key(&n.to_string()), &calls).await;
         }
-        assert!(cache.entries.lock().unwrap().len() <= MAX_ENTRIES);
+        assert!(cache.slots.lock().unwrap().len() <= MAX_ENTRIES);
         made(&cache, key("0"), &calls).await;
         assert_eq!(calls.load(Ordering::SeqCst), MAX_ENTRIES + 2);
     }
