@@ -163,7 +163,8 @@ async fn an_agent_signs_in_and_opens_updates_and_closes_an_incident_through_the_
         .unwrap();
     assert!(closed.status().is_success(), "{}: {}", closed.status(), closed.text().await.unwrap());
 
-    let reader = reqwest::Client::new();
+    // The signed-in agent reads as staff; an anonymous reader would see the public view, without the engineer.
+    let reader = &browser;
     let list: Value = reader.get(url("/api/incidents")).send().await.unwrap().json().await.unwrap();
     let listed = list["incidents"].as_array().unwrap().iter().find(|i| i["ticket"] == ticket.as_str()).unwrap();
     assert_eq!(listed["status"], "resolved");
