@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use flare_core::availability::{self, CurrentStatus};
-use flare_core::{FieldError, Impact, SystemId, TicketNumber, ValidationErrors};
+use flare_core::{Impact, SystemId, TicketNumber, ValidationErrors};
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -18,6 +18,7 @@ use crate::auth::Reader;
 use crate::error::{ApiError, ErrorBody};
 use crate::read_cache::{Answer, Key};
 use crate::reads::{self, Recent};
+use crate::request::{bad_query, query_pairs};
 use crate::respond::conditional;
 use crate::state::AppState;
 
@@ -87,32 +88,16 @@ fn rounded(p: f64) -> f64 {
 
 /// The query from the URL: `days` and `system`, each at most once.
 fn span(raw: Option<&str>) -> Result<(u16, Option<SystemId>), ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or_default())
-        .map_err(|e| ApiError::malformed("query", format!("is not a valid query string: {e}")))?;
     let mut errors = ValidationErrors::new();
-    let (mut days, mut system, mut seen) = (None, None, Vec::new());
-    for (name, value) in &pairs {
-        if seen.contains(&name.as_str()) {
-            errors.push(name.clone(), "is given more than once");
-            continue;
-        }
-        seen.push(name);
-        match name.as_str() {
-            "days" => match value.trim().parse::<u16>() {
-                Ok(n) if (1..=DAYS_MAX).contains(&n) => days = Some(n),
-                _ => errors.push("days", format!("must be a whole number from 1 to {DAYS_MAX}")),
-            },
-            "system" => system = errors.check(SystemId::parse("system", value)),
-            other => errors.push(other.to_string(), "is not a parameter of this endpoint (days, system)"),
-        }
-    }
-    errors.finish().map_err(|errors: ValidationErrors| ApiError::Malformed {
-        message: format!(
-            "invalid query: {}",
-            errors.0.iter().map(FieldError::to_string).collect::<Vec<_>>().join("; ")
-        ),
-        fields: errors.0,
+    let (mut days, mut system) = (None, None);
+    query_pairs(raw, &["days", "system"], &mut errors, |name, value, errors| match name {
+        "days" => match value.trim().parse::<u16>() {
+            Ok(n) if (1..=DAYS_MAX).contains(&n) => days = Some(n),
+            _ => errors.push("days", format!("must be a whole number from 1 to {DAYS_MAX}")),
+        },
+        _ => system = errors.check(SystemId::parse("system", value)),
     })?;
+    errors.finish().map_err(bad_query)?;
     Ok((days.unwrap_or(DAYS_MAX), system))
 }
 

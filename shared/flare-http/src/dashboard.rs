@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use flare_core::timefmt::{parse_rfc3339, rfc3339};
 use flare_core::view::{Audience, IncidentDetailView, IncidentView, SystemView};
-use flare_core::{Cursor, FieldError, Severity, Status, SystemId, ValidationErrors, Window, WindowQuery, limits};
+use flare_core::{Cursor, Severity, Status, SystemId, ValidationErrors, Window, WindowQuery, limits};
 use serde::Serialize;
 use time::macros::format_description;
 use time::{Date, Duration, OffsetDateTime};
@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Reader;
 use crate::error::{ApiError, ErrorBody};
 use crate::read_cache::{Answer, Key};
-use crate::request::path_ticket;
+use crate::request::{bad_query, path_ticket, query_pairs};
 use crate::respond::{cached_json, conditional};
 use crate::state::AppState;
 
@@ -116,21 +116,14 @@ const BOUND_YEARS: std::ops::RangeInclusive<i32> = 1970..=9000;
 
 /// The dashboard query from the URL: every parameter optional, unknown or repeated ones refused.
 fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, ApiError> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or_default())
-        .map_err(|e| ApiError::malformed("query", format!("is not a valid query string: {e}")))?;
     let mut errors = ValidationErrors::new();
-    let mut seen: Vec<&str> = Vec::new();
     let (mut from, mut to, mut status, mut severity, mut system, mut limit, mut cursor) =
         (None, None, None, None, None, None, None);
-    for (name, value) in &pairs {
-        if seen.contains(&name.as_str()) {
-            errors.push(name.clone(), "is given more than once");
-            continue;
-        }
-        seen.push(name);
-        match name.as_str() {
-            "from" => from = parse_bound(&mut errors, "from", value),
-            "to" => to = parse_bound(&mut errors, "to", value),
+    let known = ["from", "to", "status", "severity", "system", "limit", "cursor"];
+    query_pairs(raw, &known, &mut errors, |name, value, errors| {
+        match name {
+            "from" => from = parse_bound(errors, "from", value),
+            "to" => to = parse_bound(errors, "to", value),
             "status" => status = errors.check(Status::parse("status", value)),
             "severity" => severity = errors.check(Severity::parse("severity", value)),
             "system" => system = errors.check(SystemId::parse("system", value)),
@@ -144,21 +137,10 @@ fn window_query(raw: Option<&str>, now: OffsetDateTime) -> Result<WindowQuery, A
                 }
             }
             // Which cursors were handed out is no syntax a client can check, so a refused one is a 422 below.
-            "cursor" => cursor = Some(value.clone()),
-            other => errors.push(
-                other.to_string(),
-                "is not a parameter of this endpoint (from, to, status, severity, system, limit, cursor)",
-            ),
+            _ => cursor = Some(value.to_owned()),
         }
-    }
-    let bad = |errors: ValidationErrors| ApiError::Malformed {
-        message: format!(
-            "invalid query: {}",
-            errors.0.iter().map(FieldError::to_string).collect::<Vec<_>>().join("; ")
-        ),
-        fields: errors.0,
-    };
-    errors.finish().map_err(bad)?;
+    })?;
+    errors.finish().map_err(bad_query)?;
     // The query is read; what is left are values that are well formed but refused: 422, like a body's.
     let mut refused = ValidationErrors::new();
     let cursor = cursor.and_then(|c| refused.check(Cursor::decode("cursor", &c)));

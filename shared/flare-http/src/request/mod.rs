@@ -6,12 +6,14 @@
 //! through the same inputs, so both paths apply the same rules.
 //!
 //! [`body`] reads bodies and headers (as axum extractors), [`fields`] turns values into domain types, and
-//! [`open`], [`update`] and [`action`] hold each command's JSON and form shapes.
+//! [`open`], [`update`] and [`action`] hold each command's JSON and form shapes; [`query`] reads the read
+//! endpoints' query strings.
 
 mod action;
 mod body;
 mod fields;
 mod open;
+mod query;
 mod update;
 
 pub(crate) use action::{ActionJson, CloseForm, NoteJson, ReopenJson, ResolveJson};
@@ -20,4 +22,5 @@ pub(crate) use body::{
 };
 pub(crate) use fields::RawSystem;
 pub(crate) use open::{OpenForm, OpenJson};
+pub(crate) use query::{bad_query, query_pairs};
 pub(crate) use update::{UpdateForm, UpdateJson};
