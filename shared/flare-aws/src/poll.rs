@@ -89,7 +89,7 @@ impl PollStore for DynamoStore {
         // bounded Query would.
         let items = self.partition(keys::poll_checks_pk(source), None).await?;
         let mut checks: Vec<ProbeCheck> = items.iter().map(items::decode).collect::<Result<_, _>>()?;
-        checks.sort_by(|a, b| b.seq.cmp(&a.seq));
+        checks.sort_by_key(|c| std::cmp::Reverse(c.seq));
         checks.truncate(limit.min(CHECKS_KEPT as usize));
         Ok(checks)
     }

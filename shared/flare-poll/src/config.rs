@@ -157,8 +157,10 @@ impl PollConfig {
     /// Parses and checks the JSON; `var` is named in errors.
     pub fn from_json(var: &'static str, json: &str) -> Result<Self, PollConfigError> {
         let raw: Raw = serde_json::from_str(json).map_err(|source| PollConfigError::Json { var, source })?;
-        let bad = |entry: String, field: &'static str, problem: String| PollConfigError::Entry { var, entry, field, problem };
-        let mut policy = FetchPolicy { allowed_hosts: raw.allowed_hosts, deny_private: raw.deny_private, ..FetchPolicy::default() };
+        let bad =
+            |entry: String, field: &'static str, problem: String| PollConfigError::Entry { var, entry, field, problem };
+        let mut policy =
+            FetchPolicy { allowed_hosts: raw.allowed_hosts, deny_private: raw.deny_private, ..FetchPolicy::default() };
         if let Some(max) = raw.max_bytes {
             policy.max_bytes = max;
         }
@@ -171,14 +173,16 @@ impl PollConfig {
         let mut sheets = Vec::new();
         for (i, s) in raw.sheets.into_iter().enumerate() {
             let entry = format!("sheet {}", i + 1);
-            let name_ok = !s.name.is_empty() && s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            let name_ok =
+                !s.name.is_empty() && s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
             if !name_ok || s.name.len() > 64 {
                 return Err(bad(entry, "name", "must be 1 to 64 letters, digits, '-' or '_'".into()));
             }
             let entry = format!("sheet {}", s.name);
             let url = checked_url(&policy, &s.url).map_err(|p| bad(entry.clone(), "url", p))?;
-            let format = SheetFormat::new(s.timestamp_format.as_deref().unwrap_or(SheetFormat::US_FORMAT), &s.time_zone)
-                .map_err(|e| bad(entry.clone(), "time_zone or timestamp_format", e.reason))?;
+            let format =
+                SheetFormat::new(s.timestamp_format.as_deref().unwrap_or(SheetFormat::US_FORMAT), &s.time_zone)
+                    .map_err(|e| bad(entry.clone(), "time_zone or timestamp_format", e.reason))?;
             let format = s.columns.iter().fold(format, |f, (column, headers)| f.with_headers(*column, headers));
             let impact = match s.impact {
                 None => Impact::Degraded,

@@ -32,7 +32,12 @@ pub struct FetchPolicy {
 
 impl Default for FetchPolicy {
     fn default() -> Self {
-        Self { timeout: Duration::from_secs(10), max_bytes: 5 * 1024 * 1024, allowed_hosts: Vec::new(), deny_private: false }
+        Self {
+            timeout: Duration::from_secs(10),
+            max_bytes: 5 * 1024 * 1024,
+            allowed_hosts: Vec::new(),
+            deny_private: false,
+        }
     }
 }
 
@@ -117,7 +122,9 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if guard && let Some(bad) = addrs.iter().find(|a| denied(a.ip())) {
-                return Err(Box::new(Refusal::Denied { host, address: bad.ip() }) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(Refusal::Denied { host, address: bad.ip() }) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -273,7 +280,8 @@ mod tests {
 
     #[test]
     fn private_loopback_and_mapped_addresses_are_denied_and_public_ones_are_not() {
-        for ip in ["10.1.2.3", "192.168.0.1", "127.0.0.1", "::1", "fe80::1", "fd00::1", "::ffff:10.0.0.1", "100.64.0.1"] {
+        for ip in ["10.1.2.3", "192.168.0.1", "127.0.0.1", "::1", "fe80::1", "fd00::1", "::ffff:10.0.0.1", "100.64.0.1"]
+        {
             assert!(denied(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "2a00:1450::1"] {

@@ -57,7 +57,8 @@ pub(crate) async fn run(service: &IncidentService, fetcher: &Fetcher, probe: &Pr
         ProbeDecision::Nothing => "none",
         ProbeDecision::Open { reason, attempt } => {
             let open = open_command(service, probe, &reason).await?;
-            let committed = service.open(open, &actor, Some(&format!("open-{attempt}"))).await.map_err(PollError::Domain)?;
+            let committed =
+                service.open(open, &actor, Some(&format!("open-{attempt}"))).await.map_err(PollError::Domain)?;
             machine.opened_as(committed.ticket);
             info!(source = %source, ticket = %committed.ticket, reason = %reason, "probe opened an incident");
             "opened"
@@ -114,7 +115,8 @@ pub(crate) async fn run(service: &IncidentService, fetcher: &Fetcher, probe: &Pr
 /// Makes the request and judges it: the expected status and, if configured, the body text.
 async fn check(fetcher: &Fetcher, probe: &Probe) -> (CheckOutcome, Option<u16>) {
     let timeout = std::time::Duration::from_millis(probe.spec.timeout_ms);
-    let request = FetchRequest { method: probe.method.clone(), timeout: Some(timeout), ..FetchRequest::get(&probe.url) };
+    let request =
+        FetchRequest { method: probe.method.clone(), timeout: Some(timeout), ..FetchRequest::get(&probe.url) };
     match fetcher.fetch(request).await {
         Ok(got) => {
             let status = got.status.as_u16();
@@ -129,7 +131,9 @@ async fn check(fetcher: &Fetcher, probe: &Probe) -> (CheckOutcome, Option<u16>) 
             };
             (outcome, Some(status))
         }
-        Err(FetchError::Timeout(t)) => (CheckOutcome::Down(format!("did not answer within {} ms", t.as_millis())), None),
+        Err(FetchError::Timeout(t)) => {
+            (CheckOutcome::Down(format!("did not answer within {} ms", t.as_millis())), None)
+        }
         Err(e @ (FetchError::Refused(_) | FetchError::TooLarge { .. })) => (CheckOutcome::Down(e.to_string()), None),
         Err(FetchError::Request(e)) if e.is_connect() => (CheckOutcome::Down("could not connect".into()), None),
         Err(FetchError::Request(_)) => (CheckOutcome::Down("the request failed".into()), None),

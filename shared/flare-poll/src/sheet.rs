@@ -3,14 +3,16 @@
 //! idempotency key. A bad row is recorded with its row number, field and reason, and never blocks the rows
 //! after it; a store that fails stops the run, and the rows not yet handled are tried again next run.
 
-use flare_core::poll::{BadRow, RowCommand, RowContext, SheetRow, SourceState, column_of_field, parse_sheet, row_command};
+use flare_core::poll::{
+    BadRow, RowCommand, RowContext, SheetRow, SourceState, column_of_field, parse_sheet, row_command,
+};
 use flare_core::{Actor, DomainError, IncidentService, StoreError};
 use serde::Serialize;
 use tracing::{info, warn};
 
+use crate::PollError;
 use crate::config::SheetSource;
 use crate::fetch::{FetchRequest, Fetcher};
-use crate::PollError;
 
 /// What one sheet run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -120,10 +122,14 @@ async fn apply_row(
             let first = errors.iter().next().map(|e| (column_of_field(&e.field).to_string(), e.reason.clone()));
             Some(first.unwrap_or_else(|| ("row".into(), "is not valid".into())))
         }
-        Err(DomainError::NotFound(ticket)) => Some(("Ticket number".into(), format!("names {ticket}, which does not exist"))),
+        Err(DomainError::NotFound(ticket)) => {
+            Some(("Ticket number".into(), format!("names {ticket}, which does not exist")))
+        }
         Err(e @ DomainError::InvalidTransition { .. }) => Some(("Action".into(), e.to_string())),
         Err(e @ DomainError::NoChange) => Some(("row".into(), e.to_string())),
-        Err(e @ (DomainError::Conflict { .. } | DomainError::IdempotencyMismatch)) => Some(("row".into(), e.to_string())),
+        Err(e @ (DomainError::Conflict { .. } | DomainError::IdempotencyMismatch)) => {
+            Some(("row".into(), e.to_string()))
+        }
         Err(DomainError::Store(e)) => return Err(e),
     })
 }

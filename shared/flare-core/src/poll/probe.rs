@@ -71,10 +71,18 @@ pub struct ProbeState {
 pub enum ProbeDecision {
     Nothing,
     /// Open an incident saying why; `attempt` keys it.
-    Open { reason: String, attempt: u64 },
+    Open {
+        reason: String,
+        attempt: u64,
+    },
     /// Add one update to the open incident: the failure changed.
-    Update { ticket: TicketNumber, reason: String },
-    Resolve { ticket: TicketNumber },
+    Update {
+        ticket: TicketNumber,
+        reason: String,
+    },
+    Resolve {
+        ticket: TicketNumber,
+    },
 }
 
 impl ProbeState {

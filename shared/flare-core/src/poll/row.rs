@@ -1,7 +1,6 @@
 //! One sheet row turned into the commands the form sends: open, update or close. A row that cannot be turned
 //! into one names the column (as the sheet calls it) and the reason, so the help desk can fix that cell.
 
-
 use super::sheet::{Column, SheetFormat, SheetRow, match_options};
 use crate::catalog::System;
 use crate::command::{Command, OpenIncident, ResolveIncident, UpdateIncident};
@@ -66,16 +65,15 @@ pub fn row_command(row: &SheetRow, key: &str, ctx: &RowContext<'_>) -> Result<Ro
     match action {
         Action::Open => {
             let title = Title::parse(header(Column::Title), text(Column::Title).unwrap_or_default())?;
-            let description = Description::parse(
-                header(Column::Description),
-                text(Column::Description).unwrap_or(title.as_str()),
-            )?;
+            let description =
+                Description::parse(header(Column::Description), text(Column::Description).unwrap_or(title.as_str()))?;
             let severity = Severity::parse(
                 header(Column::Severity),
                 text(Column::Severity).ok_or_else(|| FieldError::new(header(Column::Severity), "is required"))?,
             )?;
             let systems = systems(row, ctx)?.ok_or_else(|| FieldError::new(header(Column::Systems), "is required"))?;
-            let engineer = text(Column::Engineer).map(|e| PersonName::parse(header(Column::Engineer), e)).transpose()?;
+            let engineer =
+                text(Column::Engineer).map(|e| PersonName::parse(header(Column::Engineer), e)).transpose()?;
             let started_at = time(Column::Start)?.unwrap_or(stamped);
             let external_id = ExternalId::parse("source", &format!("{}:{key}", ctx.source))?;
             Ok(RowCommand::Open(Box::new(OpenIncident {
@@ -165,8 +163,9 @@ fn systems(row: &SheetRow, ctx: &RowContext<'_>) -> Result<Option<Vec<AffectedSy
     };
     // Each system is offered by its name and by its id; index i / 2 is the system.
     let options: Vec<&str> = ctx.catalog.iter().flat_map(|s| [s.name.as_str(), s.id.as_str()]).collect();
-    let picked = match_options(cell, &options)
-        .map_err(|unknown| FieldError::new(column_name(Column::Systems), format!("names an unknown system: {unknown}")))?;
+    let picked = match_options(cell, &options).map_err(|unknown| {
+        FieldError::new(column_name(Column::Systems), format!("names an unknown system: {unknown}"))
+    })?;
     let mut systems: Vec<AffectedSystem> = Vec::new();
     for i in picked {
         if let Some(s) = ctx.catalog.get(i / 2)

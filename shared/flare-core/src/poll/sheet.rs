@@ -86,10 +86,8 @@ impl SheetFormat {
         if timestamp_format.is_empty() || !timestamp_format.contains('%') {
             return Err(FieldError::new("timestamp_format", "must be a strftime format such as %d/%m/%Y %H:%M:%S"));
         }
-        let headers = Column::ALL
-            .iter()
-            .map(|c| (*c, c.default_headers().iter().map(|h| normalise(h)).collect()))
-            .collect();
+        let headers =
+            Column::ALL.iter().map(|c| (*c, c.default_headers().iter().map(|h| normalise(h)).collect())).collect();
         Ok(Self { headers, timestamp_format, zone })
     }
 
@@ -335,8 +333,8 @@ mod tests {
 
     #[test]
     fn a_quoted_newline_stays_inside_its_cell() {
-        let rows =
-            parse_sheet(b"Timestamp,Action,Description\n1/1/2026 1:00:00,Open,\"line one\nline two\"\n", &us()).unwrap();
+        let rows = parse_sheet(b"Timestamp,Action,Description\n1/1/2026 1:00:00,Open,\"line one\nline two\"\n", &us())
+            .unwrap();
         assert_eq!(rows[0].get(Column::Description), Some("line one\nline two"));
     }
 

@@ -9,8 +9,8 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use flare_core::UnsubscribeKey;
-use flare_core::text::{PersonName, SystemName};
 use flare_core::poll::{BadRow, PollStore, ProbeCheck, SourceState};
+use flare_core::text::{PersonName, SystemName};
 use flare_core::{AccessStore, CatalogStore, IncidentStore, NewIncident};
 use flare_core::{
     ApiKey, ApiKeyHash, Clock, Delivery, IdempotencyKey, Incident, IncidentService, LedgerStore, Page, Scope, Source,
