@@ -62,6 +62,15 @@ impl RunReport {
     }
 }
 
+/// A scheduled run in which some sources failed; each failure's chain is in the log and the source's state.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed} of {total} poll sources failed: {names}")]
+pub struct RunFailed {
+    pub failed: usize,
+    pub total: usize,
+    pub names: String,
+}
+
 /// The configured sources and what they need to run.
 #[derive(Debug, Clone)]
 pub struct Poller {
@@ -106,6 +115,17 @@ impl Poller {
             error!(source = %failed.source, error = failed.error.as_deref().unwrap_or_default(), "poll failed");
         }
         report
+    }
+
+    /// A run for a scheduler: the report when every source ran, an error naming the failed ones otherwise, so
+    /// the scheduler retries the run and, if it keeps failing, dead-letters it.
+    pub async fn run_scheduled(&self) -> Result<RunReport, RunFailed> {
+        let report = self.run_once().await;
+        if report.failed() == 0 {
+            return Ok(report);
+        }
+        let names: Vec<&str> = report.sources.iter().filter(|s| s.error.is_some()).map(|s| s.source.as_str()).collect();
+        Err(RunFailed { failed: report.failed(), total: report.sources.len(), names: names.join(", ") })
     }
 
     /// One run of one sheet.
