@@ -58,10 +58,9 @@ async fn apply(
     if !fetched.status.is_success() {
         return Err(PollError::Status(fetched.status.as_u16()));
     }
-    state.etag = fetched.etag;
-    state.last_modified = fetched.last_modified;
     let hash = flare_core::poll::sha256_hex(&fetched.body);
     if state.body_hash.as_deref() == Some(hash.as_str()) {
+        (state.etag, state.last_modified) = (fetched.etag, fetched.last_modified);
         return Ok(SheetReport { unchanged: true, rows: state.rows, ..SheetReport::default() });
     }
     let rows = parse_sheet(&fetched.body, &sheet.format)?;
@@ -90,8 +89,10 @@ async fn apply(
             }
         }
     }
-    // Only now: a run that stopped half-way must read the same body again next time.
+    // Only now, validators included: a run that stopped half-way must fetch and read the same body again, not
+    // be told 304 by a server that honours them.
     state.body_hash = Some(hash);
+    (state.etag, state.last_modified) = (fetched.etag, fetched.last_modified);
     state.rows = report.rows;
     info!(source = %source, rows = report.rows, applied = report.applied, bad = report.bad, "polled sheet");
     Ok(report)

@@ -220,3 +220,16 @@ async fn a_bad_row_after_a_blank_one_is_named_by_its_sheet_row_number() {
     let got: Vec<(u64, &str, &str)> = bad.iter().map(|b| (b.row, b.field.as_str(), b.reason.as_str())).collect();
     assert_eq!(got, [(6, "Timestamp", "is not a time in the form dd/mm/yyyy hh:mm:ss")]);
 }
+
+#[tokio::test]
+async fn a_scheduled_run_whose_sheet_cannot_be_fetched_fails_naming_the_source() {
+    let (server, desk) = (FixtureServer::start().await, Desk::new().await);
+    let missing = r#"{"name": "gone", "url": "URL/missing", "time_zone": "UTC"}"#.replace("URL", &server.url(""));
+    let config = format!(r#"{{"sheets": [{missing}], "allowed_hosts": ["127.0.0.1"]}}"#);
+
+    let e = desk.poller(&config).run_scheduled().await.unwrap_err();
+
+    assert_eq!(e.to_string(), "1 of 1 poll sources failed: sheet:gone");
+    let state = desk.store.poll_source("sheet:gone").await.unwrap().unwrap();
+    assert_eq!(state.last_error.as_deref(), Some("the source answered 404"));
+}
