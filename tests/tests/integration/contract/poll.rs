@@ -18,14 +18,15 @@ fn bad(source: &str, row: u64, key: &str) -> BadRow {
 }
 
 fn check(source: &str, seq: u64) -> ProbeCheck {
+    let ok = seq.is_multiple_of(2);
     ProbeCheck {
         source: source.into(),
         seq,
         at: NOW + Duration::minutes(seq as i64),
-        ok: seq % 2 == 0,
-        status: Some(if seq % 2 == 0 { 200 } else { 503 }),
+        ok,
+        status: Some(if ok { 200 } else { 503 }),
         elapsed_ms: 12,
-        reason: (seq % 2 == 1).then(|| "answered 503".to_string()),
+        reason: (!ok).then(|| "answered 503".to_string()),
     }
 }
 
