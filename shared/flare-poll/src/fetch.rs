@@ -146,7 +146,10 @@ pub enum FetchError {
 
 impl FetchError {
     /// Finds the policy's refusal anywhere in reqwest's error chain (a redirect or a resolution it refused).
+    /// The URL is dropped: a published sheet's address is its only secret, and this error reaches the log and
+    /// the poll status API.
     fn from_reqwest(e: reqwest::Error, timeout: Duration) -> Self {
+        let e = e.without_url();
         if e.is_timeout() {
             return Self::Timeout(timeout);
         }
@@ -215,7 +218,7 @@ impl Fetcher {
                 }
             }))
             .build()
-            .map_err(FetchError::Request)?;
+            .map_err(|e| FetchError::Request(e.without_url()))?;
         Ok(Self { client, policy: Arc::new(policy) })
     }
 

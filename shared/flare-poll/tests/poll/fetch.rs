@@ -46,3 +46,16 @@ async fn a_body_over_the_size_cap_is_refused() {
 
     assert!(matches!(e, FetchError::TooLarge { max: 1024 }), "{e:?}");
 }
+
+#[tokio::test]
+async fn a_failed_fetch_never_shows_the_sheets_address() {
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = Url::parse(&format!("http://127.0.0.1:{port}/spreadsheets/d/e/SECRET-TOKEN/pub?output=csv")).unwrap();
+
+    let e = Fetcher::new(policy(false)).unwrap().fetch(FetchRequest::get(&url)).await.unwrap_err();
+
+    let chain = flare_core::error_chain(&e);
+    assert!(matches!(e, FetchError::Request(_)), "{chain}");
+    assert!(!chain.contains("SECRET-TOKEN"), "{chain}");
+}
