@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod channels;
 mod demo;
 mod keys;
+mod poll;
 mod serve;
 mod systems;
 mod users;
@@ -40,6 +41,9 @@ enum Command {
     /// Manage the systems catalog and who is told when a system breaks.
     #[command(subcommand)]
     Systems(systems::SystemsCommand),
+    /// Run the poller's sheets and probes now, or show what they last did.
+    #[command(subcommand)]
+    Poll(poll::PollCommand),
 }
 
 #[tokio::main]
@@ -57,6 +61,7 @@ async fn main() -> ExitCode {
         Some(Command::Users(command)) => users::run(&cli.db, command).await,
         Some(Command::Keys(command)) => keys::run(&cli.db, command).await,
         Some(Command::Systems(command)) => systems::run(&cli.db, command).await,
+        Some(Command::Poll(command)) => poll::run(&cli.db, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -55,6 +55,9 @@ pub(crate) struct ServeArgs {
     /// How often the notification worker looks for queued events, in seconds.
     #[arg(long, env = "FLARE_WORKER_POLL_SECS", default_value_t = 2)]
     worker_poll_secs: u64,
+    /// How often the poller runs its sheets and probes (FLARE_POLL_SOURCES or FLARE_POLL_FILE), in seconds.
+    #[arg(long, env = "FLARE_POLL_INTERVAL_SECS", default_value_t = 60)]
+    poll_interval_secs: u64,
 }
 
 pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
@@ -97,6 +100,20 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let worker = tokio::spawn(worker.run(Duration::from_secs(args.worker_poll_secs.max(1)), async {
         let _ = worker_stopped.await;
     }));
+    let poll_config = flare_poll::PollConfig::from_env(&Env::process())?;
+    let (stop_poller, poller_stopped) = tokio::sync::oneshot::channel::<()>();
+    let poller = if poll_config.is_empty() {
+        None
+    } else {
+        eprintln!(
+            "The poller runs {} sheets and {} probes every {} s.",
+            poll_config.sheets.len(),
+            poll_config.probes.len(),
+            args.poll_interval_secs.max(1)
+        );
+        let poller = flare_poll::Poller::new(service.clone(), poll_config)?;
+        Some(tokio::spawn(run_poller(poller, Duration::from_secs(args.poll_interval_secs.max(1)), poller_stopped)))
+    };
     if fresh {
         eprintln!("Created a new Flare database at {}.", db.display());
     }
@@ -117,9 +134,29 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("Flare is serving on http://{addr}/ (the status page; the form is at /form, the JSON at /api/incidents)");
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the server failed")?;
     let _ = stop_worker.send(());
+    let _ = stop_poller.send(());
     let _ = worker.await;
+    if let Some(poller) = poller {
+        let _ = poller.await;
+    }
     info!("stopped");
     Ok(())
+}
+
+/// Runs the poller every `interval` until told to stop. A run in progress finishes first; one that overruns
+/// its interval delays the next rather than overlapping it.
+async fn run_poller(poller: flare_poll::Poller, interval: Duration, stop: tokio::sync::oneshot::Receiver<()>) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = ticks.tick() => {
+                poller.run_once().await;
+            }
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM, so that in-flight requests finish before the process exits.

@@ -7,6 +7,8 @@
 //!   admin API, an incident opened through the API, and its notice received by the SMTP sink that
 //!   `scripts/test` starts (shared by parallel tests, so recipients carry a tag of their own) and by a chat
 //!   webhook on wiremock, then read back from the delivery ledger.
+//! - As its poller runs: a sheet served by a local fixture server, polled on an interval, its row read back as an
+//!   incident from the JSON endpoint.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -332,4 +334,51 @@ async fn opening_an_incident_mails_each_subscriber_once_and_posts_once_to_chat()
     let email = deliveries["deliveries"].as_array().unwrap().iter().find(|d| d["channel"] == "email").unwrap();
     assert_eq!(email["event"], "opened");
     assert_eq!(email["sent"], json!([ada, grace, linus]));
+}
+
+/// A sheet's timestamp a minute before now, in UTC, the way a US form writes it.
+fn sheet_stamp() -> String {
+    let t = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);
+    format!("{}/{}/{} {}:{:02}:{:02}", u8::from(t.month()), t.day(), t.year(), t.hour(), t.minute(), t.second())
+}
+
+#[tokio::test]
+async fn serve_runs_the_poller_which_opens_an_incident_from_its_sheet() {
+    let sheet = MockServer::start().await;
+    let csv =
+        format!("Timestamp,Action,Title,Systems,Severity\n{},Open,Printer on fire,Printers,sev2\n", sheet_stamp());
+    Mock::given(method("GET"))
+        .and(path("/sheet.csv"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(csv))
+        .mount(&sheet)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("flare.db");
+    let store = flare_embedded::SqliteStore::open(&db).unwrap();
+    let printers = flare_core::System {
+        id: flare_core::SystemId::parse("id", "printers").unwrap(),
+        name: flare_core::text::SystemName::parse("name", "Printers").unwrap(),
+        owner: None,
+        owner_email: None,
+    };
+    flare_core::CatalogStore::put_system(&store, &printers).await.unwrap();
+    let sources = format!(
+        r#"{{"sheets": [{{"name": "desk", "url": "{}/sheet.csv", "time_zone": "UTC"}}], "allowed_hosts": ["127.0.0.1"]}}"#,
+        sheet.uri()
+    );
+    let server = serve(&db, &["--poll-interval-secs", "1"], &[("FLARE_POLL_SOURCES", sources.as_str())]);
+    let client = reqwest::Client::new();
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let list = loop {
+        let list: Value =
+            client.get(format!("{}/api/incidents", server.base)).send().await.unwrap().json().await.unwrap();
+        if !list["incidents"].as_array().unwrap().is_empty() || Instant::now() > deadline {
+            break list;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    assert_eq!(list["incidents"][0]["title"], "Printer on fire");
+    assert_eq!(list["incidents"][0]["systems"][0]["system"], "printers");
 }

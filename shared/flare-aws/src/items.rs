@@ -53,7 +53,11 @@ pub(crate) fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
     HashMap::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
 }
 
-fn with_doc(pk: impl Into<String>, sk: impl Into<String>, value: &impl Serialize) -> Result<Item, StoreError> {
+pub(crate) fn with_doc(
+    pk: impl Into<String>,
+    sk: impl Into<String>,
+    value: &impl Serialize,
+) -> Result<Item, StoreError> {
     let mut item = key(pk, sk);
     item.insert(DOC.into(), s(serde_json::to_string(value).map_err(StoreError::unavailable)?));
     Ok(item)

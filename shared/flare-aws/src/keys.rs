@@ -85,6 +85,37 @@ pub(crate) fn api_key_pk(hash: &str) -> String {
     format!("KEY#{hash}")
 }
 
+/// The one partition of the poller's source states, so listing every source is one Query.
+pub(crate) const POLL_SOURCES_PK: &str = "POLL";
+pub(crate) const POLL_SOURCE_PREFIX: &str = "SRC#";
+
+pub(crate) fn poll_source_sk(source: &str) -> String {
+    format!("{POLL_SOURCE_PREFIX}{source}")
+}
+
+/// A sheet row handled: its source's partition, keyed by the row's idempotency key.
+pub(crate) fn poll_row_pk(source: &str) -> String {
+    format!("POLLROW#{source}")
+}
+
+/// A source's bad rows, sorted by row number.
+pub(crate) fn poll_bad_pk(source: &str) -> String {
+    format!("POLLBAD#{source}")
+}
+
+pub(crate) fn poll_bad_sk(row: u64, key: &str) -> String {
+    format!("{row:010}#{key}")
+}
+
+/// A probe's checks live in a ring of [`flare_core::poll::CHECKS_KEPT`] slots, so the partition never grows.
+pub(crate) fn poll_checks_pk(source: &str) -> String {
+    format!("POLLCHK#{source}")
+}
+
+pub(crate) fn poll_check_sk(seq: u64) -> String {
+    format!("{:05}", seq % flare_core::poll::CHECKS_KEPT)
+}
+
 /// Sort key of an incident in the `by_start` and `open` indexes: string order is (start, ticket) order, which
 /// is page order read backwards.
 pub(crate) fn start_key(started_at: OffsetDateTime, ticket: TicketNumber) -> String {

@@ -3,9 +3,9 @@
 //! - [`schema`]: the table, its indexes, stream and TTL; [`schema::create_table`] for tests and development.
 //! - [`dynamodb_client`] / [`local_client`]: clients with explicit retry and timeout configuration.
 //! - [`DynamoStore`]: implements the ports of `flare_core` ([`flare_core::ports`]), with incidents in
-//!   `store`, the dashboard's window reads in `window`, the catalog in `catalog`, access in `access` and the
-//!   delivery ledger in `ledger`. Item layout is in `items`, key spelling in `keys`, the activity markers
-//!   behind the window reads in `markers`.
+//!   `store`, the dashboard's window reads in `window`, the catalog in `catalog`, access in `access`, the
+//!   delivery ledger in `ledger` and the poller's state in `poll`. Item layout is in `items`, key spelling in
+//!   `keys`, the activity markers behind the window reads in `markers`.
 //! - [`ses`]: [`SesMailer`], mass mail through SendBulkTemplatedEmail and reports through SendRawEmail, paced by
 //!   [`rate`]; [`sns`]: [`SnsPublisher`], PublishBatch with filterable attributes.
 //! - [`lambda`]: what a function reads from its environment at cold start; [`secrets`]: the one Secrets
@@ -23,6 +23,7 @@ mod keys;
 pub mod lambda;
 mod ledger;
 mod markers;
+mod poll;
 pub mod rate;
 mod reads;
 pub mod schema;

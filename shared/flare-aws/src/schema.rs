@@ -15,6 +15,10 @@
 //! | system / subscriber | `SYS#<id>` | `META` / `SUB#<contact>` | `ls_pk = SYSTEMS`, `ls_sk = id` (system) |
 //! | user | `USER#<name>` | `META` | |
 //! | API key | `KEY#<sha256>` | `META` | `ls_pk = APIKEYS`, `ls_sk = id` |
+//! | poll source state | `POLL` | `SRC#<source>` | |
+//! | sheet row handled | `POLLROW#<source>` | `<row key>` | |
+//! | bad sheet row | `POLLBAD#<source>` | `<row:010>#<row key>` | |
+//! | probe check (a ring of 200 slots) | `POLLCHK#<source>` | `<seq mod 200:05>` | |
 
 use std::time::Duration;
 

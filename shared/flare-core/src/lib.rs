@@ -5,6 +5,7 @@
 //! whose names read best qualified: the bounded texts ([`text`]), limits ([`limits`]), time formats
 //! ([`timefmt`]), config lookup ([`config`]), the JSON read models ([`view`]), the mail and message ports
 //! ([`notify`]), send pacing ([`rate`]) and the retry schedule ([`retry`]), availability ([`availability`]),
+//! the poller's sheets, rows, probes and its store port ([`poll`]),
 //! and, with the `test-util` feature, the fixtures other crates' tests share ([`test_util`]).
 //!
 //! Inside, by concern:
@@ -36,6 +37,7 @@ mod ledger;
 pub mod limits;
 mod notice;
 pub mod notify;
+pub mod poll;
 mod ports;
 pub mod rate;
 pub mod retry;

@@ -2,7 +2,7 @@
 //! `flare-embedded` (SQLite); one contract suite in the `tests` crate holds both to the same behaviour.
 //!
 //! The store is cut into traits by what they own (incidents and their timeline, the catalog, access, and the
-//! delivery ledger in [`crate::ledger`]) so that each reads on its own; [`Store`] is all four, which is what the
+//! delivery ledger in [`crate::ledger`], the poller's state in [`crate::poll`]) so that each reads on its own; [`Store`] is all five, which is what the
 //! service, the dispatcher and the HTTP layer take.
 
 use async_trait::async_trait;
@@ -14,6 +14,7 @@ use crate::catalog::{Subscriber, System};
 use crate::error::StoreError;
 use crate::incident::{Incident, Source};
 use crate::ledger::LedgerStore;
+use crate::poll::PollStore;
 use crate::timefmt::serde_rfc3339;
 use crate::timeline::{RecordedEvent, TimelineEvent};
 use crate::values::SystemId;
@@ -131,9 +132,9 @@ pub trait AccessStore: Send + Sync {
 }
 
 /// Everything Flare stores.
-pub trait Store: IncidentStore + CatalogStore + AccessStore + LedgerStore {}
+pub trait Store: IncidentStore + CatalogStore + AccessStore + LedgerStore + PollStore {}
 
-impl<T: IncidentStore + CatalogStore + AccessStore + LedgerStore> Store for T {}
+impl<T: IncidentStore + CatalogStore + AccessStore + LedgerStore + PollStore> Store for T {}
 
 /// The time, injected so that tests control it.
 pub trait Clock: Send + Sync + std::fmt::Debug {

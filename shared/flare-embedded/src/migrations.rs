@@ -21,6 +21,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "initial", sql: include_str!("migrations/0001_initial.sql") },
     Migration { version: 2, name: "dispatch", sql: include_str!("migrations/0002_dispatch.sql") },
     Migration { version: 3, name: "event state", sql: include_str!("migrations/0003_event_state.sql") },
+    Migration { version: 4, name: "poll", sql: include_str!("migrations/0004_poll.sql") },
 ];
 
 /// The schema version this build writes.

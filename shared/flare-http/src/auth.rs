@@ -195,3 +195,19 @@ impl FromRequestParts<AppState> for Reader {
         reader(state, &parts.headers).await.map(Self)
     }
 }
+
+/// A caller who reads as staff (a live key or a signed-in user), even when reads are public: for reads that
+/// quote what people typed, such as a polled sheet's bad rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StaffReader;
+
+impl FromRequestParts<AppState> for StaffReader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match reader(state, &parts.headers).await? {
+            Audience::Staff => Ok(Self),
+            Audience::Public => Err(ApiError::Unauthenticated(needs_read())),
+        }
+    }
+}

@@ -3,7 +3,8 @@
 //!
 //! - [`intake_router`]: the help desk's form ([`intake_form`]), sign-in ([`login`]), the write API
 //!   ([`intake_api`]), the admins' catalog API ([`systems_api`]) and delivery ledger ([`deliveries`]).
-//! - [`dashboard_router`]: the read-only JSON API ([`dashboard`]), the incident page ([`incident_page`]), the
+//! - [`dashboard_router`]: the read-only JSON API ([`dashboard`]), the poller's sources, bad rows and probe
+//!   checks ([`poll_api`]), the incident page ([`incident_page`]), the
 //!   unsubscribe page ([`unsubscribe`], public: its signed token is the credential), the OpenAPI document
 //!   ([`openapi`], generated from the handlers by utoipa: [`openapi_document`]) and `/healthz`.
 //! - [`app`]: both, for a single process.
@@ -27,6 +28,7 @@ mod login;
 mod openapi;
 mod pages;
 mod password;
+mod poll_api;
 mod read_cache;
 mod reads;
 mod request;
@@ -83,6 +85,9 @@ fn dashboard_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::detail))
         .routes(routes!(dashboard::systems))
         .routes(routes!(availability_api::show))
+        .routes(routes!(poll_api::sources))
+        .routes(routes!(poll_api::bad_rows))
+        .routes(routes!(poll_api::checks))
         .routes(routes!(openapi::serve))
         .routes(routes!(incident_page::show))
         .routes(routes!(unsubscribe::show))

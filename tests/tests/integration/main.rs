@@ -12,6 +12,7 @@
 //! - `dispatch_smtp`: the self-hosted worker draining SQLite's dispatch queue to the SMTP sink, and unsubscribing.
 //! - `stream`: DynamoDB Local's own stream read back as Lambda stream events (`stream::StreamReader`), and
 //!   which of its records are timeline events.
+//! - `poll_dynamodb`: a sheet polled by the poller (served by a local fixture server) into DynamoDB Local.
 //! - `secrets`: the dispatcher's Secrets Manager secret, read from moto and laid over the environment.
 //! - `template`: `infra/template.yaml` declares the table the store defines, and the dispatcher's stream mapping
 //!   and permissions.
@@ -26,6 +27,7 @@ mod dispatch_smtp;
 mod lambda;
 mod notify_aws;
 mod notify_smtp;
+mod poll_dynamodb;
 mod secrets;
 mod stream;
 mod support;

@@ -330,7 +330,7 @@ fn every_function_may_read_the_session_secret_it_is_pointed_at() {
     };
     let globals = &doc["Globals"]["Function"]["Environment"]["Variables"];
     assert_eq!(globals["FLARE_SECRETS_ARN"]["Ref"], session, "the HTTP functions are pointed at the secret");
-    for function in ["IntakeFunction", "DashboardFunction"] {
+    for function in ["IntakeFunction", "DashboardFunction", "PollerFunction"] {
         assert!(function_statements(&doc, function).into_iter().any(reads_session), "{function} may read it");
     }
     let dispatcher = &doc["Resources"]["DispatcherFunction"]["Properties"]["Environment"]["Variables"];
@@ -339,4 +339,50 @@ fn every_function_may_read_the_session_secret_it_is_pointed_at() {
         "the dispatcher reads the session secret, to sign unsubscribe links"
     );
     assert!(dispatcher_statements(&doc).iter().any(reads_session), "the dispatcher's role may read it");
+}
+
+#[test]
+fn the_poller_runs_on_its_schedule_one_run_at_a_time() {
+    let doc = template();
+    let poller = &doc["Resources"]["PollerFunction"]["Properties"];
+    let schedule = &poller["Events"]["Schedule"];
+    assert_eq!(schedule["Type"].as_str(), Some("Schedule"));
+    assert_eq!(schedule["Properties"]["Schedule"]["Ref"].as_str(), Some("PollSchedule"));
+    assert_eq!(
+        poller["ReservedConcurrentExecutions"].as_i64(),
+        Some(1),
+        "overlapping runs would race a probe's counts"
+    );
+    assert_eq!(poller["Environment"]["Variables"]["FLARE_POLL_SOURCES"]["Ref"].as_str(), Some("PollSources"));
+}
+
+#[test]
+fn a_poll_run_that_keeps_failing_ends_in_an_encrypted_queue() {
+    let doc = template();
+    let poller = &doc["Resources"]["PollerFunction"]["Properties"];
+    let invoke = &poller["EventInvokeConfig"];
+    assert!(invoke["MaximumRetryAttempts"].as_i64().is_some_and(|n| n <= 2));
+    let on_failure = &invoke["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"].as_str(), Some("SQS"));
+    let queue = on_failure["Destination"]["Fn::GetAtt"][0].as_str().unwrap();
+    let dead_letter = &poller["Events"]["Schedule"]["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0];
+    assert_eq!(dead_letter.as_str(), Some(queue), "undeliverable schedule events go to the same queue");
+    assert_eq!(doc["Resources"][queue]["Properties"]["SqsManagedSseEnabled"].as_bool(), Some(true));
+}
+
+#[test]
+fn the_pollers_policy_names_its_actions_and_never_scans() {
+    let doc = template();
+    let statements = function_statements(&doc, "PollerFunction");
+    let granted: Vec<String> = statements.iter().flat_map(|s| actions(s)).collect();
+    for action in &granted {
+        assert!(!action.contains('*') && action != "dynamodb:Scan", "{action}");
+    }
+    for delete in statements.iter().filter(|s| actions(s).iter().any(|a| a == "dynamodb:DeleteItem")) {
+        let keys = &delete["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+        assert!(keys.as_vec().is_some_and(|k| !k.is_empty()), "deletes are held to named partitions: {delete:?}");
+    }
+    for needed in ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:TransactWriteItems"] {
+        assert!(granted.iter().any(|a| a == needed), "the poller needs {needed}");
+    }
 }

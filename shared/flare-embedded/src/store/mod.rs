@@ -2,7 +2,8 @@
 //!
 //! This module opens the file and runs operations; the ports are implemented one concept a file:
 //! [`incidents`] (incidents, timeline, idempotency, ticket numbers), [`window`] (the dashboard query),
-//! [`catalog`] (systems and subscribers), [`access`] (users and API keys) and [`ledger`] (deliveries).
+//! [`catalog`] (systems and subscribers), [`access`] (users and API keys), [`ledger`] (deliveries) and [`poll`]
+//! (the poller's sources, handled rows and probe checks).
 //! [`queue`] is the self-hosted worker's dispatch queue, which `incidents` fills. [`codec`] turns domain values
 //! into rows and back.
 //!
@@ -16,6 +17,7 @@ mod catalog;
 mod codec;
 mod incidents;
 mod ledger;
+mod poll;
 mod queue;
 mod window;
 

@@ -15,6 +15,7 @@ mod form;
 mod intake_api;
 mod notify_emails;
 mod openapi;
+mod poll;
 mod public;
 mod status_page;
 mod systems;

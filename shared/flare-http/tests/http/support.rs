@@ -9,6 +9,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use flare_core::UnsubscribeKey;
+use flare_core::poll::{BadRow, PollStore, ProbeCheck, SourceState};
 use flare_core::text::{PersonName, SystemName};
 use flare_core::{AccessStore, CatalogStore, IncidentStore, NewIncident};
 use flare_core::{
@@ -386,6 +387,34 @@ impl AccessStore for BrokenStore {
         outage()
     }
     async fn revoke_api_key(&self, _: &str, _: OffsetDateTime) -> Result<bool, StoreError> {
+        outage()
+    }
+}
+
+#[async_trait]
+impl PollStore for BrokenStore {
+    async fn poll_sources(&self) -> Result<Vec<SourceState>, StoreError> {
+        outage()
+    }
+    async fn poll_source(&self, _: &str) -> Result<Option<SourceState>, StoreError> {
+        outage()
+    }
+    async fn put_poll_source(&self, _: &SourceState) -> Result<(), StoreError> {
+        outage()
+    }
+    async fn row_handled(&self, _: &str, _: &str) -> Result<bool, StoreError> {
+        outage()
+    }
+    async fn mark_row(&self, _: &str, _: &str, _: Option<&BadRow>) -> Result<(), StoreError> {
+        outage()
+    }
+    async fn bad_rows(&self, _: &str) -> Result<Vec<BadRow>, StoreError> {
+        outage()
+    }
+    async fn record_check(&self, _: &ProbeCheck) -> Result<(), StoreError> {
+        outage()
+    }
+    async fn checks(&self, _: &str, _: usize) -> Result<Vec<ProbeCheck>, StoreError> {
         outage()
     }
 }

@@ -5,6 +5,7 @@ mod access;
 mod catalog;
 mod incidents;
 mod ledger;
+mod poll;
 mod window;
 
 macro_rules! contract {
@@ -76,4 +77,7 @@ contract!(
     ledger::of_two_dispatchers_racing_for_one_batch_exactly_one_records_it,
     ledger::the_deliveries_of_another_incident_are_not_returned,
     ledger::deliveries_are_not_timeline_events,
+    poll::a_source_state_reads_back_as_replaced_and_sources_list_by_name,
+    poll::a_row_is_handled_once_and_only_bad_rows_are_listed_by_row_number,
+    poll::a_probe_keeps_only_its_latest_checks_newest_first,
 );

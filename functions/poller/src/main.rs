@@ -1,0 +1,36 @@
+//! Flare's poller Lambda: on each EventBridge schedule event, polls every configured sheet and runs every
+//! probe once.
+//!
+//! Only wiring: logging, the Secrets Manager secret laid over the environment, configuration, the store, then
+//! `flare_poll::Poller::run_scheduled` under `lambda_runtime`. A run where a source failed returns an error, so
+//! the asynchronous invocation is retried and, if it keeps failing, lands in the dead-letter queue.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use flare_aws::lambda::FunctionConfig;
+use flare_aws::secrets::Secrets;
+use flare_core::config::Env;
+use flare_core::{IncidentService, SystemClock};
+use flare_poll::{PollConfig, Poller};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let secrets = Secrets::from_env(&Env::process()).await?;
+    let env = secrets.over_process_env();
+    let config = FunctionConfig::from(&env)?;
+    let sources = PollConfig::from_env(&env)?;
+    tracing::info!(sheets = sources.sheets.len(), probes = sources.probes.len(), "poller ready");
+
+    let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(None).await, config.table);
+    let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
+    let poller = Poller::new(service, sources)?;
+
+    let poller = &poller;
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<EventBridgeEvent>| async move {
+        poller.run_scheduled().await.map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}
