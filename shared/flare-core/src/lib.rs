@@ -5,6 +5,7 @@
 //! whose names read best qualified: the bounded texts ([`text`]), limits ([`limits`]), time formats
 //! ([`timefmt`]), config lookup ([`config`]), the JSON read models ([`view`]), the mail and message ports
 //! ([`notify`]), send pacing ([`rate`]) and the retry schedule ([`retry`]), availability ([`availability`]),
+//! post-incident reports and the weekly digest ([`report`]),
 //! and, with the `test-util` feature, the fixtures other crates' tests share ([`test_util`]).
 //!
 //! Inside, by concern:
@@ -38,6 +39,7 @@ mod notice;
 pub mod notify;
 mod ports;
 pub mod rate;
+pub mod report;
 pub mod retry;
 mod service;
 mod session_key;

@@ -1,0 +1,297 @@
+//! The [`Reporter`]: finds the post-incident reports that are due and the week a digest covers, renders them,
+//! and mails them through the [`Mailer`] port. Both hosts call it: the reporter Lambda on its schedules and
+//! `flare serve` on an interval.
+//!
+//! Each report goes out once per incident. A run claims it in the delivery ledger (event 0, channel
+//! [`DeliveryChannel::Report`], batch 1) before sending; the ledger refuses a second claim, so a retried or
+//! overlapping run sends nothing, and a reopen and resolve later does not send another. Batch 2 records who got
+//! it. The price of claiming first is at most once: a crash between the claim and the send loses that report,
+//! which the log shows; mailing everyone twice is the worse failure for a report.
+//!
+//! Finding candidates is a window read over the last [`LOOKBACK_DAYS`] days before the delay, never a scan.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use time::{Duration, OffsetDateTime, Time};
+use tracing::{error, info, instrument, warn};
+
+use super::digest::{DIGEST_CHART_CID, DigestInput, render_digest};
+use super::incident::{ReportInput, render_report};
+use super::{RenderError, Rendered, ReportLinks};
+use crate::catalog::System;
+use crate::error::{StoreError, error_chain};
+use crate::field::ValidationErrors;
+use crate::incident::Incident;
+use crate::ledger::{Delivery, DeliveryChannel, Refused};
+use crate::notify::{InlineImage, Mail, Mailer};
+use crate::service::IncidentService;
+use crate::values::{EmailAddress, Status, TicketNumber};
+use crate::window::{Window, WindowQuery};
+
+/// How far before the delay a run looks for resolved incidents: a reporter that was down for up to this long
+/// still sends what fell due meanwhile.
+pub const LOOKBACK_DAYS: i64 = 7;
+
+/// The ledger's event number for what belongs to the incident as a whole rather than to one event.
+const WHOLE_INCIDENT: u64 = 0;
+const CLAIM_BATCH: u32 = 1;
+const SENT_BATCH: u32 = 2;
+
+/// What a reporter is configured with.
+#[derive(Debug, Clone)]
+pub struct ReportSettings {
+    /// How long after an incident resolves its report goes out: time for a reopen, and for the engineer to
+    /// record the root cause.
+    pub delay: Duration,
+    /// Who gets every report and digest besides the systems' owners (managers, the help desk lead).
+    pub stakeholders: Vec<EmailAddress>,
+    pub links: ReportLinks,
+}
+
+/// Why a run could not do its work. Failures of single recipients are not errors: they are in the ledger and in
+/// the run's summary.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("the store failed")]
+    Store(#[from] StoreError),
+    #[error("a report could not be rendered")]
+    Render(#[from] RenderError),
+    #[error("the window to read is not valid")]
+    Window(#[from] ValidationErrors),
+}
+
+/// What a report run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportsRun {
+    /// Reports sent by this run.
+    pub sent: Vec<TicketNumber>,
+    /// Due reports another run had claimed already.
+    pub already_claimed: usize,
+    /// Recipients whose mail failed, with the incident.
+    pub failed: Vec<(TicketNumber, EmailAddress)>,
+}
+
+/// What a digest run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestRun {
+    pub from: OffsetDateTime,
+    pub to: OffsetDateTime,
+    pub sent: Vec<EmailAddress>,
+    pub failed: Vec<EmailAddress>,
+}
+
+/// Sends post-incident reports and weekly digests.
+#[derive(Debug, Clone)]
+pub struct Reporter {
+    service: IncidentService,
+    mailer: Arc<dyn Mailer>,
+    settings: ReportSettings,
+}
+
+impl std::fmt::Debug for dyn Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mailer")
+    }
+}
+
+impl Reporter {
+    pub fn new(service: IncidentService, mailer: Arc<dyn Mailer>, settings: ReportSettings) -> Self {
+        Self { service, mailer, settings }
+    }
+
+    /// Sends every report that is due now and not sent yet: incidents resolved at least the delay ago (by their
+    /// latest resolution, so a reopen within the delay restarts the wait).
+    #[instrument(skip_all)]
+    pub async fn send_due_reports(&self) -> Result<ReportsRun, ReportError> {
+        let now = self.service.clock().now();
+        let due_by = now - self.settings.delay;
+        let mut run = ReportsRun::default();
+        for incident in self.resolved_since(due_by - Duration::days(LOOKBACK_DAYS), now).await? {
+            if incident.status != Status::Resolved || incident.resolved_at.is_none_or(|r| r > due_by) {
+                continue;
+            }
+            self.report(&incident, now, &mut run).await?;
+        }
+        Ok(run)
+    }
+
+    /// Every incident overlapping `[from, to)`, all pages.
+    async fn resolved_since(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<Vec<Incident>, ReportError> {
+        let mut query = WindowQuery::new(Window::new(from, to)?);
+        query.status = Some(Status::Resolved);
+        query.limit = crate::limits::PAGE_MAX;
+        self.all_pages(query).await
+    }
+
+    async fn all_pages(&self, mut query: WindowQuery) -> Result<Vec<Incident>, ReportError> {
+        let mut all = Vec::new();
+        loop {
+            let page = self.service.store().list_window(&query).await?;
+            all.extend(page.items);
+            match page.next {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// One incident's report: skipped when claimed, else rendered, claimed, sent and recorded.
+    async fn report(&self, incident: &Incident, now: OffsetDateTime, run: &mut ReportsRun) -> Result<(), ReportError> {
+        let store = self.service.store();
+        let ticket = incident.ticket;
+        let deliveries = store.deliveries(ticket).await?;
+        if deliveries.iter().any(|d| d.channel == DeliveryChannel::Report) {
+            return Ok(());
+        }
+        let timeline = store.timeline(ticket).await?;
+        let systems = self.systems_of(std::slice::from_ref(incident)).await?;
+        let input = ReportInput {
+            incident,
+            timeline: &timeline,
+            deliveries: &deliveries,
+            systems: &systems,
+            links: &self.settings.links,
+        };
+        let rendered = render_report(&input)?;
+        let recipients = self.recipients(&systems);
+
+        let claim = delivery(ticket, CLAIM_BATCH, now, vec![], vec![]);
+        match store.record_delivery(&claim).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists { .. }) => {
+                run.already_claimed += 1;
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if recipients.is_empty() {
+            warn!(%ticket, "no system owner or stakeholder to send the post-incident report to");
+        }
+        let (sent, failed) = self.mail(&rendered, &recipients, vec![]).await;
+        let refused =
+            failed.iter().map(|(to, reason)| Refused { to: to.to_string(), reason: reason.clone() }).collect();
+        let record = delivery(
+            ticket,
+            SENT_BATCH,
+            self.service.clock().now(),
+            sent.iter().map(ToString::to_string).collect(),
+            refused,
+        );
+        if let Err(e) = store.record_delivery(&record).await {
+            // The mail went out and the claim stands, so nothing is sent twice; only the list of who got it is lost.
+            error!(%ticket, error.cause_chain = error_chain(&e), "the post-incident report was sent but not recorded");
+        }
+        info!(%ticket, sent = sent.len(), failed = failed.len(), "post-incident report sent");
+        run.sent.push(ticket);
+        run.failed.extend(failed.into_iter().map(|(to, _)| (ticket, to)));
+        Ok(())
+    }
+
+    /// The catalog entries of every system the incidents affect.
+    async fn systems_of(&self, incidents: &[Incident]) -> Result<Vec<System>, ReportError> {
+        let ids: BTreeSet<_> = incidents.iter().flat_map(|i| i.systems.iter().map(|s| &s.system)).collect();
+        let mut systems = Vec::new();
+        for id in ids {
+            if let Some(system) = self.service.store().get_system(id).await? {
+                systems.push(system);
+            }
+        }
+        Ok(systems)
+    }
+
+    /// The owners of `systems` and the stakeholders, each once: never the subscribers.
+    fn recipients(&self, systems: &[System]) -> Vec<EmailAddress> {
+        let owners = systems.iter().filter_map(|s| s.owner_email.clone());
+        let all: BTreeSet<EmailAddress> = owners.chain(self.settings.stakeholders.iter().cloned()).collect();
+        all.into_iter().collect()
+    }
+
+    /// Mails `rendered` to each recipient on their own; returns who got it and who did not, with why.
+    async fn mail(
+        &self,
+        rendered: &Rendered,
+        recipients: &[EmailAddress],
+        inline: Vec<InlineImage>,
+    ) -> (Vec<EmailAddress>, Vec<(EmailAddress, String)>) {
+        let (mut sent, mut failed) = (Vec::new(), Vec::new());
+        for to in recipients {
+            let mail = Mail {
+                to: to.clone(),
+                subject: rendered.subject.clone(),
+                html: rendered.html.clone(),
+                text: rendered.text.clone(),
+                inline: inline.clone(),
+            };
+            match self.mailer.send_one(&mail).await {
+                Ok(()) => sent.push(to.clone()),
+                Err(e) => {
+                    error!(error.cause_chain = error_chain(&e), "a report could not be mailed");
+                    failed.push((to.clone(), e.to_string()));
+                }
+            }
+        }
+        (sent, failed)
+    }
+
+    /// Sends the digest of the last whole week (Monday to Monday, UTC) before now to the stakeholders and the
+    /// owners of the systems that had incidents that week.
+    #[instrument(skip_all)]
+    pub async fn send_digest(&self) -> Result<DigestRun, ReportError> {
+        let now = self.service.clock().now();
+        let (from, to) = last_week(now);
+        let incidents = self
+            .all_pages(WindowQuery { limit: crate::limits::PAGE_MAX, ..WindowQuery::new(Window::new(from, to)?) })
+            .await?;
+        let mut with_timelines = Vec::with_capacity(incidents.len());
+        for incident in incidents {
+            let timeline = self.service.store().timeline(incident.ticket).await?;
+            with_timelines.push((incident, timeline));
+        }
+        let week: Vec<Incident> =
+            with_timelines.iter().map(|(i, _)| i).filter(|i| i.started_at >= from).cloned().collect();
+        let systems = self.service.store().list_systems().await?;
+        let input =
+            DigestInput { from, to, incidents: &with_timelines, systems: &systems, links: &self.settings.links };
+        let digest = render_digest(&input)?;
+        let affected = self.systems_of(&week).await?;
+        let recipients = self.recipients(&affected);
+        let chart = InlineImage { content_id: DIGEST_CHART_CID.to_string(), png: digest.chart_png };
+        let (sent, failed) = self.mail(&digest.rendered, &recipients, vec![chart]).await;
+        info!(sent = sent.len(), failed = failed.len(), "weekly digest sent");
+        Ok(DigestRun { from, to, sent, failed: failed.into_iter().map(|(to, _)| to).collect() })
+    }
+}
+
+/// The whole week, Monday 00:00 to Monday 00:00 UTC, that ended most recently before `now`.
+pub fn last_week(now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    let this_monday = now.date() - Duration::days(i64::from(now.weekday().number_days_from_monday()));
+    let to = this_monday.with_time(Time::MIDNIGHT).assume_utc();
+    (to - Duration::days(7), to)
+}
+
+fn delivery(
+    ticket: TicketNumber,
+    batch: u32,
+    at: OffsetDateTime,
+    sent: Vec<String>,
+    refused: Vec<Refused>,
+) -> Delivery {
+    let calls = u32::try_from(sent.len() + refused.len()).unwrap_or(u32::MAX);
+    Delivery { ticket, seq: WHOLE_INCIDENT, channel: DeliveryChannel::Report, batch, at, sent, refused, calls }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn last_week_is_the_whole_monday_to_monday_week_before_now() {
+        let (from, to) = last_week(datetime!(2026-12-02 08:00 UTC));
+        assert_eq!((from, to), (datetime!(2026-11-23 00:00 UTC), datetime!(2026-11-30 00:00 UTC)));
+        assert_eq!(last_week(datetime!(2026-11-30 00:00 UTC)), (from, to), "Monday at midnight is the new week");
+    }
+}
