@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod channels;
 mod demo;
 mod keys;
+mod report;
 mod serve;
 mod systems;
 mod users;
@@ -40,6 +41,9 @@ enum Command {
     /// Manage the systems catalog and who is told when a system breaks.
     #[command(subcommand)]
     Systems(systems::SystemsCommand),
+    /// Post-incident reports and the weekly digest: send them now, or preview them as HTML.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 #[tokio::main]
@@ -57,6 +61,7 @@ async fn main() -> ExitCode {
         Some(Command::Users(command)) => users::run(&cli.db, command).await,
         Some(Command::Keys(command)) => keys::run(&cli.db, command).await,
         Some(Command::Systems(command)) => systems::run(&cli.db, command).await,
+        Some(Command::Report(command)) => report::run(&cli.db, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,10 +16,11 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime, Time};
 use tracing::{error, info, instrument, warn};
 
-use super::digest::{DIGEST_CHART_CID, DigestInput, render_digest};
+use super::digest::{DIGEST_CHART_CID, Digest, DigestInput, render_digest};
 use super::incident::{ReportInput, render_report};
 use super::{RenderError, Rendered, ReportLinks};
 use crate::catalog::System;
+use crate::config::{ConfigError, Env};
 use crate::error::{StoreError, error_chain};
 use crate::field::ValidationErrors;
 use crate::incident::Incident;
@@ -47,6 +48,41 @@ pub struct ReportSettings {
     /// Who gets every report and digest besides the systems' owners (managers, the help desk lead).
     pub stakeholders: Vec<EmailAddress>,
     pub links: ReportLinks,
+}
+
+impl ReportSettings {
+    /// The report delay when `FLARE_REPORT_DELAY_HOURS` is not set: a working day, so that a reopen the next
+    /// morning still lands before the report, and the engineer has had time to record the root cause.
+    pub const DEFAULT_DELAY_HOURS: i64 = 24;
+
+    /// `FLARE_REPORT_DELAY_HOURS` (0 to 720) and `FLARE_REPORT_STAKEHOLDERS` (comma-separated addresses);
+    /// `public_url` is Flare's address for the links.
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>, public_url: &str) -> Result<Self, ConfigError> {
+        const DELAY: &str = "FLARE_REPORT_DELAY_HOURS";
+        const STAKEHOLDERS: &str = "FLARE_REPORT_STAKEHOLDERS";
+        let delay = match env.optional(DELAY) {
+            None => Self::DEFAULT_DELAY_HOURS,
+            Some(v) => v
+                .parse::<i64>()
+                .ok()
+                .filter(|h| (0..=720).contains(h))
+                .ok_or(ConfigError::Invalid { name: DELAY, expected: "a whole number of hours from 0 to 720" })?,
+        };
+        let stakeholders = env
+            .list(STAKEHOLDERS)
+            .iter()
+            .enumerate()
+            .map(|(n, raw)| {
+                EmailAddress::parse(STAKEHOLDERS, raw).map_err(|_| ConfigError::Entry {
+                    name: STAKEHOLDERS,
+                    expected: "comma-separated email addresses",
+                    number: n + 1,
+                    problem: "is not an email address",
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { delay: Duration::hours(delay), stakeholders, links: ReportLinks::new(public_url) })
+    }
 }
 
 /// Why a run could not do its work. Failures of single recipients are not errors: they are in the ledger and in
@@ -144,16 +180,7 @@ impl Reporter {
         if deliveries.iter().any(|d| d.channel == DeliveryChannel::Report) {
             return Ok(());
         }
-        let timeline = store.timeline(ticket).await?;
-        let systems = self.systems_of(std::slice::from_ref(incident)).await?;
-        let input = ReportInput {
-            incident,
-            timeline: &timeline,
-            deliveries: &deliveries,
-            systems: &systems,
-            links: &self.settings.links,
-        };
-        let rendered = render_report(&input)?;
+        let (rendered, systems) = self.render_with(incident, &deliveries).await?;
         let recipients = self.recipients(&systems);
 
         let claim = delivery(ticket, CLAIM_BATCH, now, vec![], vec![]);
@@ -186,6 +213,28 @@ impl Reporter {
         run.sent.push(ticket);
         run.failed.extend(failed.into_iter().map(|(to, _)| (ticket, to)));
         Ok(())
+    }
+
+    /// Renders an incident's report as it would go out now, without claiming or sending it (`flare report
+    /// preview`). `None` when there is no such incident.
+    pub async fn render_incident(&self, ticket: TicketNumber) -> Result<Option<Rendered>, ReportError> {
+        let store = self.service.store();
+        let Some(incident) = store.get(ticket).await? else { return Ok(None) };
+        let deliveries = store.deliveries(ticket).await?;
+        Ok(Some(self.render_with(&incident, &deliveries).await?.0))
+    }
+
+    /// The report, and the catalog entries of the incident's systems (whose owners receive it).
+    async fn render_with(
+        &self,
+        incident: &Incident,
+        deliveries: &[Delivery],
+    ) -> Result<(Rendered, Vec<System>), ReportError> {
+        let timeline = self.service.store().timeline(incident.ticket).await?;
+        let systems = self.systems_of(std::slice::from_ref(incident)).await?;
+        let input =
+            ReportInput { incident, timeline: &timeline, deliveries, systems: &systems, links: &self.settings.links };
+        Ok((render_report(&input)?, systems))
     }
 
     /// The catalog entries of every system the incidents affect.
@@ -238,11 +287,26 @@ impl Reporter {
     /// owners of the systems that had incidents that week.
     #[instrument(skip_all)]
     pub async fn send_digest(&self) -> Result<DigestRun, ReportError> {
+        let (digest, from, to, week) = self.digest().await?;
+        let affected = self.systems_of(&week).await?;
+        let recipients = self.recipients(&affected);
+        let chart = InlineImage { content_id: DIGEST_CHART_CID.to_string(), png: digest.chart_png };
+        let (sent, failed) = self.mail(&digest.rendered, &recipients, vec![chart]).await;
+        info!(sent = sent.len(), failed = failed.len(), "weekly digest sent");
+        Ok(DigestRun { from, to, sent, failed: failed.into_iter().map(|(to, _)| to).collect() })
+    }
+
+    /// Renders last week's digest without sending it (`flare report preview`).
+    pub async fn render_last_week(&self) -> Result<Digest, ReportError> {
+        Ok(self.digest().await?.0)
+    }
+
+    /// Last week's digest, its bounds, and the incidents that started in it.
+    async fn digest(&self) -> Result<(Digest, OffsetDateTime, OffsetDateTime, Vec<Incident>), ReportError> {
         let now = self.service.clock().now();
         let (from, to) = last_week(now);
-        let incidents = self
-            .all_pages(WindowQuery { limit: crate::limits::PAGE_MAX, ..WindowQuery::new(Window::new(from, to)?) })
-            .await?;
+        let query = WindowQuery { limit: crate::limits::PAGE_MAX, ..WindowQuery::new(Window::new(from, to)?) };
+        let incidents = self.all_pages(query).await?;
         let mut with_timelines = Vec::with_capacity(incidents.len());
         for incident in incidents {
             let timeline = self.service.store().timeline(incident.ticket).await?;
@@ -253,13 +317,7 @@ impl Reporter {
         let systems = self.service.store().list_systems().await?;
         let input =
             DigestInput { from, to, incidents: &with_timelines, systems: &systems, links: &self.settings.links };
-        let digest = render_digest(&input)?;
-        let affected = self.systems_of(&week).await?;
-        let recipients = self.recipients(&affected);
-        let chart = InlineImage { content_id: DIGEST_CHART_CID.to_string(), png: digest.chart_png };
-        let (sent, failed) = self.mail(&digest.rendered, &recipients, vec![chart]).await;
-        info!(sent = sent.len(), failed = failed.len(), "weekly digest sent");
-        Ok(DigestRun { from, to, sent, failed: failed.into_iter().map(|(to, _)| to).collect() })
+        Ok((render_digest(&input)?, from, to, week))
     }
 }
 
@@ -284,9 +342,27 @@ fn delivery(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use time::macros::datetime;
 
     use super::*;
+
+    #[test]
+    fn a_stakeholder_that_is_not_an_address_is_named_by_position() {
+        let env = Env::from_lookup(|name: &str| {
+            (name == "FLARE_REPORT_STAKEHOLDERS").then(|| "boss@example.org, not-an-address".to_string())
+        });
+        let e = ReportSettings::from_env(&env, "https://flare.example.org").unwrap_err();
+        assert!(matches!(e, ConfigError::Entry { number: 2, .. }), "{e}");
+    }
+
+    #[test]
+    fn the_report_delay_defaults_to_a_working_day() {
+        let settings =
+            ReportSettings::from_env(&Env::from_lookup(|_: &str| None), "https://flare.example.org").unwrap();
+        assert_eq!(settings.delay, Duration::hours(24));
+    }
 
     #[test]
     fn last_week_is_the_whole_monday_to_monday_week_before_now() {
