@@ -55,6 +55,7 @@ pub fn incidents_per_day_png(days: &[(String, u32)]) -> Result<Vec<u8>, ChartErr
 fn draw(rgb: &mut [u8], days: &[(String, u32)]) -> Result<(), ChartError> {
     let failed =
         |e: DrawingAreaErrorKind<<BitMapBackend as DrawingBackend>::ErrorType>| ChartError::Draw(e.to_string());
+    // A segmented range holds its end value too: `0..n - 1` gives the n slots, one a day.
     let root = BitMapBackend::with_buffer(rgb, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(failed)?;
     let top = days.iter().map(|d| d.1).max().unwrap_or(0).max(1);
@@ -64,7 +65,7 @@ fn draw(rgb: &mut [u8], days: &[(String, u32)]) -> Result<(), ChartError> {
         .margin(12)
         .x_label_area_size(28)
         .y_label_area_size(36)
-        .build_cartesian_2d((0..days.len()).into_segmented(), 0u32..top + 1)
+        .build_cartesian_2d((0..days.len().saturating_sub(1)).into_segmented(), 0u32..top + 1)
         .map_err(failed)?;
     chart
         .configure_mesh()

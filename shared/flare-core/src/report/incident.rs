@@ -177,7 +177,11 @@ fn notified(deliveries: &[Delivery]) -> Vec<String> {
 }
 
 fn event_line(e: &TimelineEvent) -> EventLine {
-    let changes: Vec<&str> = e.changes.iter().map(|c| c.field.as_str()).collect();
+    // An opening sets every field; naming them all says nothing.
+    let changes: Vec<&str> = match e.kind {
+        EventKind::Opened => vec![],
+        _ => e.changes.iter().map(|c| c.field.as_str()).collect(),
+    };
     EventLine {
         at: when(e.at),
         kind: e.kind.label(),
