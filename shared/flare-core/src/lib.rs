@@ -63,7 +63,7 @@ pub use dispatch::{
 };
 pub use error::{DomainError, StoreError, error_chain};
 pub use field::{FieldError, ValidationErrors};
-pub use incident::{AffectedSystem, Channel, ExternalTicket, Incident, Source, validate_notify_emails};
+pub use incident::{AffectedSystem, Channel, ExternalTicket, FollowUpAction, Incident, Source, validate_notify_emails};
 pub use ledger::{BATCH_MAX, Delivery, DeliveryChannel, LedgerStore, Refused};
 pub use notice::{Links, MailTemplate, NOTICE};
 pub use ports::{

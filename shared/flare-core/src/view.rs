@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::access::{Actor, ActorKind};
 use crate::catalog::System;
-use crate::incident::{AffectedSystem, Incident};
+use crate::incident::{AffectedSystem, FollowUpAction, Incident};
 use crate::ports::Committed;
 use crate::timefmt::rfc3339;
 use crate::timeline::{EventKind, FieldChange, TimelineEvent};
@@ -48,7 +48,7 @@ pub struct IncidentView {
     /// The mirror ticket in the organisation's ticketing system, when it has a URL.
     pub ticket_url: Option<String>,
     pub root_cause: Option<String>,
-    pub follow_ups: Vec<String>,
+    pub follow_ups: Vec<FollowUpAction>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
@@ -73,7 +73,7 @@ impl From<&Incident> for IncidentView {
             duration: i.resolved_at.map(|r| (r - i.started_at).whole_seconds()),
             ticket_url: i.external.as_ref().and_then(|e| e.url.as_ref()).map(ToString::to_string),
             root_cause: i.root_cause.as_ref().map(ToString::to_string),
-            follow_ups: i.follow_ups.iter().map(ToString::to_string).collect(),
+            follow_ups: i.follow_ups.clone(),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
             version: i.version,

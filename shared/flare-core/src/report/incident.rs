@@ -129,7 +129,11 @@ fn view(input: &ReportInput<'_>) -> ReportView {
         follow_ups: i
             .follow_ups
             .iter()
-            .map(|f| FollowUpLine { action: f.to_string(), owner: "not set".into(), due: "not set".into() })
+            .map(|f| FollowUpLine {
+                action: f.action.to_string(),
+                owner: f.owner.as_ref().map_or_else(|| "not set".to_string(), ToString::to_string),
+                due: f.due.map_or_else(|| "not set".to_string(), |d| d.to_string()),
+            })
             .collect(),
         record_url: input.links.record(i.ticket),
         incident_url: input.links.incident(i.ticket),
@@ -196,6 +200,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+    use crate::incident::FollowUpAction;
     use crate::report::tests::{links, resolved_incident, timeline};
     use crate::test_util::ticket;
 
@@ -243,6 +248,24 @@ mod tests {
         assert!(report.html.contains("No root cause is recorded yet."), "{}", report.html);
         assert!(report.html.contains(r#"href="https://flare.example.org/form?ticket=INC-1042""#), "{}", report.html);
         assert!(report.text.contains("Record it at https://flare.example.org/form?ticket=INC-1042"), "{}", report.text);
+    }
+
+    #[test]
+    fn follow_ups_are_listed_with_their_owner_and_due_date() {
+        let mut incident = resolved_incident();
+        let action = |a: &str| crate::text::FollowUp::parse("follow_ups", a).unwrap();
+        incident.follow_ups = vec![
+            FollowUpAction {
+                action: action("Add a second gateway"),
+                owner: Some(crate::text::PersonName::parse("owner", "Grace").unwrap()),
+                due: Some(time::macros::date!(2026 - 12 - 15)),
+            },
+            FollowUpAction { action: action("Document the failover"), owner: None, due: None },
+        ];
+        let report = render(&incident, &[]);
+        assert!(report.text.contains("- Add a second gateway (owner: Grace; due: 2026-12-15)"), "{}", report.text);
+        assert!(report.text.contains("- Document the failover (owner: not set; due: not set)"), "{}", report.text);
+        assert!(!report.text.contains("None recorded yet"), "{}", report.text);
     }
 
     #[test]
