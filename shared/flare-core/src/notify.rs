@@ -170,6 +170,13 @@ pub trait Mailer: Send + Sync {
     async fn send_one(&self, mail: &Mail) -> Result<(), NotifyError>;
 }
 
+/// Holders of a mailer (the reporter) print as holding one: adapters carry clients and credentials, never shown.
+impl std::fmt::Debug for dyn Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mailer")
+    }
+}
+
 /// A short message of at most [`SMS_MAX`] characters: ticket, status, one line, link.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ShortMessage(String);

@@ -125,12 +125,6 @@ pub struct Reporter {
     settings: ReportSettings,
 }
 
-impl std::fmt::Debug for dyn Mailer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Mailer")
-    }
-}
-
 impl Reporter {
     pub fn new(service: IncidentService, mailer: Arc<dyn Mailer>, settings: ReportSettings) -> Self {
         Self { service, mailer, settings }
