@@ -1,5 +1,6 @@
 //! The `flare` binary end to end, in one test binary (one link, one run): each module drives the real
 //! binary on a temporary database.
 
+mod report_preview;
 mod serve;
 mod systems_import;
