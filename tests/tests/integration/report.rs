@@ -40,9 +40,13 @@ async fn catalog(backend: &Backend, tag: &str) {
 }
 
 fn reporter(backend: &Backend, mailer: Arc<dyn Mailer>, tag: &str) -> Reporter {
+    reporter_for(backend, mailer, &[&format!("boss-{tag}@example.org")])
+}
+
+fn reporter_for(backend: &Backend, mailer: Arc<dyn Mailer>, stakeholders: &[&str]) -> Reporter {
     let settings = ReportSettings {
         delay: DELAY,
-        stakeholders: vec![email(&format!("boss-{tag}@example.org"))],
+        stakeholders: stakeholders.iter().map(|s| email(s)).collect(),
         links: ReportLinks::new("https://flare.example.org"),
     };
     Reporter::new(backend.service(), mailer, settings)
@@ -152,6 +156,34 @@ mod smtp {
         assert_eq!(after_last_resolution.sent, [ticket]);
         assert!(next_day.sent.is_empty());
         assert_eq!(received(&tag, 2).await.len(), 2, "one report to each of the owner and the stakeholder");
+    }
+
+    #[tokio::test]
+    async fn a_recipient_the_server_defers_is_tried_again_on_later_runs_and_nobody_else_gets_a_second_copy() {
+        let (backend, tag) = (support::sqlite().await, tag());
+        catalog(&backend, &tag).await;
+        let service = backend.service();
+        let ticket = open(&service, "VPN down").await;
+        resolve(&service, ticket).await;
+        backend.clock.set(NOW + DELAY);
+        let (busy, gone) = (format!("busy-{tag}@example.org"), format!("reject-{tag}@example.org"));
+        let reporter = reporter_for(&backend, Arc::new(mailer()), &[&busy, &gone]);
+
+        for hour in 0..6 {
+            backend.clock.set(NOW + DELAY + Duration::hours(hour));
+            reporter.send_due_reports().await.unwrap();
+        }
+
+        let owner_copies = received(&format!("owner-{tag}"), 1).await;
+        assert_eq!(owner_copies.len(), 1);
+        let ledger = report_deliveries(&backend, ticket).await;
+        assert_eq!(ledger.len(), 2 * flare_core::report::ATTEMPTS_MAX as usize, "claim and result per attempt");
+        let first: Vec<&str> = ledger[1].refused.iter().map(|r| r.to.as_str()).collect();
+        assert_eq!(first, [busy.as_str(), gone.as_str()], "the first attempt: one deferred, one refused for good");
+        for result in ledger.iter().skip(3).step_by(2) {
+            let refused: Vec<&str> = result.refused.iter().map(|r| r.to.as_str()).collect();
+            assert_eq!((result.sent.len(), refused), (0, vec![busy.as_str()]), "only the deferred one again");
+        }
     }
 
     #[tokio::test]

@@ -22,7 +22,7 @@ use crate::values::TicketNumber;
 pub use chart::{ChartError, incidents_per_day_png};
 pub use digest::{DIGEST_CHART_CID, Digest, DigestInput, Measures, SystemMeasures, render_digest};
 pub use incident::{ReportInput, render_report};
-pub use run::{DigestRun, ReportError, ReportSettings, Reporter, ReportsRun};
+pub use run::{ATTEMPTS_MAX, DigestRun, LOOKBACK_DAYS, ReportError, ReportSettings, Reporter, ReportsRun};
 
 /// A rendered mail: a one-line subject, the HTML part and its plain-text alternative.
 #[derive(Debug, Clone, PartialEq, Eq)]

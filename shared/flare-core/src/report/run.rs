@@ -5,8 +5,10 @@
 //! Each report goes out once per incident. A run claims it in the delivery ledger (event 0, channel
 //! [`DeliveryChannel::Report`], batch 1) before sending; the ledger refuses a second claim, so a retried or
 //! overlapping run sends nothing, and a reopen and resolve later does not send another. Batch 2 records who got
-//! it. The price of claiming first is at most once: a crash between the claim and the send loses that report,
-//! which the log shows; mailing everyone twice is the worse failure for a report.
+//! it, who was refused for good, and who the mail service deferred (throttled or unreachable): a later run
+//! sends to those alone, as batches 3 and 4 (claim, result), and so on up to [`ATTEMPTS_MAX`] attempts. The
+//! price of claiming first is at most once: a crash between a claim and its result loses that attempt, which the
+//! log shows; mailing everyone twice is the worse failure for a report.
 //!
 //! Finding candidates is a window read over the last [`LOOKBACK_DAYS`] days before the delay, never a scan.
 
@@ -25,7 +27,7 @@ use crate::error::{StoreError, error_chain};
 use crate::field::ValidationErrors;
 use crate::incident::Incident;
 use crate::ledger::{Delivery, DeliveryChannel, Refused};
-use crate::notify::{InlineImage, Mail, Mailer};
+use crate::notify::{InlineImage, Mail, Mailer, NotifyError};
 use crate::service::IncidentService;
 use crate::values::{EmailAddress, Status, TicketNumber};
 use crate::window::{Window, WindowQuery};
@@ -36,8 +38,21 @@ pub const LOOKBACK_DAYS: i64 = 7;
 
 /// The ledger's event number for what belongs to the incident as a whole rather than to one event.
 const WHOLE_INCIDENT: u64 = 0;
-const CLAIM_BATCH: u32 = 1;
-const SENT_BATCH: u32 = 2;
+/// How many times a report is sent at most: the first time, then again to whoever the mail service deferred.
+pub const ATTEMPTS_MAX: u32 = 4;
+/// How a result batch marks a recipient the mail service deferred (throttled, unreachable), to try again; the
+/// other refusals are for good.
+const DEFERRED: &str = "deferred: ";
+
+/// The recipients a result batch deferred.
+fn deferred(result: &Delivery) -> Vec<EmailAddress> {
+    result
+        .refused
+        .iter()
+        .filter(|r| r.reason.starts_with(DEFERRED))
+        .filter_map(|r| EmailAddress::parse("to", &r.to).ok())
+        .collect()
+}
 
 /// What a reporter is configured with.
 #[derive(Debug, Clone)]
@@ -166,18 +181,30 @@ impl Reporter {
         }
     }
 
-    /// One incident's report: skipped when claimed, else rendered, claimed, sent and recorded.
+    /// One incident's report: rendered, claimed, sent and recorded, once. A later run sends it again only to
+    /// recipients the mail service deferred (throttled, down), up to [`ATTEMPTS_MAX`] attempts.
     async fn report(&self, incident: &Incident, now: OffsetDateTime, run: &mut ReportsRun) -> Result<(), ReportError> {
         let store = self.service.store();
         let ticket = incident.ticket;
         let deliveries = store.deliveries(ticket).await?;
-        if deliveries.iter().any(|d| d.channel == DeliveryChannel::Report) {
+        let done: Vec<&Delivery> =
+            deliveries.iter().filter(|d| d.channel == DeliveryChannel::Report && d.seq == WHOLE_INCIDENT).collect();
+        // Batches come in pairs, a claim then its result. An odd count is an attempt under way, or one that
+        // crashed between its claim and its result: either way not this run's to repeat.
+        let attempts = u32::try_from(done.len() / 2).unwrap_or(u32::MAX);
+        if done.len() % 2 == 1 || attempts >= ATTEMPTS_MAX {
             return Ok(());
         }
         let (rendered, systems) = self.render_with(incident, &deliveries).await?;
-        let recipients = self.recipients(&systems);
+        let recipients = match done.last() {
+            None => self.recipients(&systems),
+            Some(result) => deferred(result),
+        };
+        if attempts > 0 && recipients.is_empty() {
+            return Ok(());
+        }
 
-        let claim = delivery(ticket, CLAIM_BATCH, now, vec![], vec![]);
+        let claim = delivery(ticket, 2 * attempts + 1, now, vec![], vec![]);
         match store.record_delivery(&claim).await {
             Ok(()) => {}
             Err(StoreError::AlreadyExists { .. }) => {
@@ -190,20 +217,20 @@ impl Reporter {
             warn!(%ticket, "no system owner or stakeholder to send the post-incident report to");
         }
         let (sent, failed) = self.mail(&rendered, &recipients, vec![]).await;
-        let refused =
-            failed.iter().map(|(to, reason)| Refused { to: to.to_string(), reason: reason.clone() }).collect();
-        let record = delivery(
-            ticket,
-            SENT_BATCH,
-            self.service.clock().now(),
-            sent.iter().map(ToString::to_string).collect(),
-            refused,
-        );
+        let refused = failed
+            .iter()
+            .map(|(to, e)| {
+                let reason = if e.is_transient() { format!("{DEFERRED}{e}") } else { e.to_string() };
+                Refused { to: to.to_string(), reason }
+            })
+            .collect();
+        let at = self.service.clock().now();
+        let record = delivery(ticket, 2 * attempts + 2, at, sent.iter().map(ToString::to_string).collect(), refused);
         if let Err(e) = store.record_delivery(&record).await {
             // The mail went out and the claim stands, so nothing is sent twice; only the list of who got it is lost.
             error!(%ticket, error.cause_chain = error_chain(&e), "the post-incident report was sent but not recorded");
         }
-        info!(%ticket, sent = sent.len(), failed = failed.len(), "post-incident report sent");
+        info!(%ticket, attempt = attempts + 1, sent = sent.len(), failed = failed.len(), "post-incident report sent");
         run.sent.push(ticket);
         run.failed.extend(failed.into_iter().map(|(to, _)| (ticket, to)));
         Ok(())
@@ -256,7 +283,7 @@ impl Reporter {
         rendered: &Rendered,
         recipients: &[EmailAddress],
         inline: Vec<InlineImage>,
-    ) -> (Vec<EmailAddress>, Vec<(EmailAddress, String)>) {
+    ) -> (Vec<EmailAddress>, Vec<(EmailAddress, NotifyError)>) {
         let (mut sent, mut failed) = (Vec::new(), Vec::new());
         for to in recipients {
             let mail = Mail {
@@ -270,7 +297,7 @@ impl Reporter {
                 Ok(()) => sent.push(to.clone()),
                 Err(e) => {
                     error!(error.cause_chain = error_chain(&e), "a report could not be mailed");
-                    failed.push((to.clone(), e.to_string()));
+                    failed.push((to.clone(), e));
                 }
             }
         }
