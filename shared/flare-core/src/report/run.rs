@@ -195,14 +195,13 @@ impl Reporter {
         if done.len() % 2 == 1 || attempts >= ATTEMPTS_MAX {
             return Ok(());
         }
-        let (rendered, systems) = self.render_with(incident, &deliveries).await?;
-        let recipients = match done.last() {
-            None => self.recipients(&systems),
-            Some(result) => deferred(result),
-        };
-        if attempts > 0 && recipients.is_empty() {
+        // Checked before rendering, so a report already sent costs one ledger read per run, nothing more.
+        let owed = done.last().map(|result| deferred(result));
+        if owed.as_ref().is_some_and(Vec::is_empty) {
             return Ok(());
         }
+        let (rendered, systems) = self.render_with(incident, &deliveries).await?;
+        let recipients = owed.unwrap_or_else(|| self.recipients(&systems));
 
         let claim = delivery(ticket, 2 * attempts + 1, now, vec![], vec![]);
         match store.record_delivery(&claim).await {
