@@ -44,3 +44,21 @@ pub(crate) fn describe(channels: &Channels) -> String {
         .map_or_else(|| "tickets off (set FLARE_TICKETS)".to_string(), |t| format!("tickets in {}", t.kind()));
     format!("Notifications: {mail}; {chat}; {tickets}.")
 }
+
+/// A mailer that sends nothing, for `flare report preview`, which only renders.
+#[derive(Debug)]
+pub(crate) struct NoMail;
+
+#[async_trait::async_trait]
+impl flare_core::notify::Mailer for NoMail {
+    async fn send_bulk(
+        &self,
+        _: &flare_core::notify::BulkMail,
+    ) -> Result<flare_core::notify::BulkReport, flare_core::notify::NotifyError> {
+        Err(flare_core::notify::NotifyError::Invalid("previews send nothing".into()))
+    }
+
+    async fn send_one(&self, _: &flare_core::notify::Mail) -> Result<(), flare_core::notify::NotifyError> {
+        Err(flare_core::notify::NotifyError::Invalid("previews send nothing".into()))
+    }
+}

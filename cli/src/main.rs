@@ -11,6 +11,7 @@ mod channels;
 mod demo;
 mod keys;
 mod poll;
+mod report;
 mod serve;
 mod systems;
 mod users;
@@ -44,6 +45,9 @@ enum Command {
     /// Run the poller's sheets and probes now, or show what they last did.
     #[command(subcommand)]
     Poll(poll::PollCommand),
+    /// Post-incident reports and the weekly digest: send them now, or preview them as HTML.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
 }
 
 #[tokio::main]
@@ -62,6 +66,7 @@ async fn main() -> ExitCode {
         Some(Command::Keys(command)) => keys::run(&cli.db, command).await,
         Some(Command::Systems(command)) => systems::run(&cli.db, command).await,
         Some(Command::Poll(command)) => poll::run(&cli.db, command).await,
+        Some(Command::Report(command)) => report::run(&cli.db, command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,9 +10,10 @@ use clap::Parser;
 use std::time::Duration;
 
 use flare_core::config::Env;
+use flare_core::report::{ReportSettings, Reporter};
 use flare_core::{AccessStore, IncidentService, SystemClock};
 use flare_core::{Dispatcher, Links};
-use flare_embedded::{SqliteStore, Worker};
+use flare_embedded::{ReportSchedule, SqliteStore, Worker};
 use flare_http::{AppState, CorsOrigin, HttpConfig, SessionKey};
 use tracing::info;
 
@@ -58,6 +59,12 @@ pub(crate) struct ServeArgs {
     /// How often the poller runs its sheets and probes (FLARE_POLL_SOURCES or FLARE_POLL_FILE), in seconds.
     #[arg(long, env = "FLARE_POLL_INTERVAL_SECS", default_value_t = 60)]
     poll_interval_secs: u64,
+    /// How often the reporter looks for post-incident reports that are due, in seconds.
+    #[arg(long, env = "FLARE_REPORT_POLL_SECS", default_value_t = 300)]
+    report_poll_secs: u64,
+    /// The hour (UTC) on Monday at which the weekly digest of the week before goes out.
+    #[arg(long, env = "FLARE_DIGEST_HOUR", default_value_t = 7, value_parser = clap::value_parser!(u8).range(0..24))]
+    digest_hour: u8,
 }
 
 pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
@@ -94,6 +101,19 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args.public_url.unwrap_or_else(|| format!("http://{addr}"));
     let channels = crate::channels::from_env(&Env::process(), args.outbox.as_deref())?;
     eprintln!("{}", crate::channels::describe(&channels));
+    // Reports need mail; without it there is nothing for the reporter to do.
+    let (stop_reporter, reporter_stopped) = tokio::sync::oneshot::channel::<()>();
+    let reporter = match &channels.mailer {
+        Some(mailer) => {
+            let settings = ReportSettings::from_env(&Env::process(), &public_url)?;
+            let reporter = Reporter::new(service.clone(), mailer.clone(), settings);
+            let schedule = ReportSchedule::new(reporter, service.clock().clone(), args.digest_hour);
+            Some(tokio::spawn(schedule.run(Duration::from_secs(args.report_poll_secs.max(1)), async {
+                let _ = reporter_stopped.await;
+            })))
+        }
+        None => None,
+    };
     let dispatcher = Dispatcher::new(service.clone(), channels, Links::new(&public_url, unsubscribe));
     let worker = Worker::new(store.clone(), dispatcher, service.clock().clone());
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -138,6 +158,10 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let _ = worker.await;
     if let Some(poller) = poller {
         let _ = poller.await;
+    }
+    let _ = stop_reporter.send(());
+    if let Some(reporter) = reporter {
+        let _ = reporter.await;
     }
     info!("stopped");
     Ok(())

@@ -2,5 +2,6 @@
 //! binary on a temporary database.
 
 mod poll;
+mod report_preview;
 mod serve;
 mod systems_import;

@@ -10,6 +10,7 @@
 //!   [`rate`]; [`sns`]: [`SnsPublisher`], PublishBatch with filterable attributes.
 //! - [`lambda`]: what a function reads from its environment at cold start; [`secrets`]: the one Secrets
 //!   Manager secret laid over that environment.
+//! - [`reporter`]: the reporter function's configuration and its two scheduled jobs (due reports, the digest).
 //! - [`stream`]: the dispatcher's DynamoDB stream handler, which picks out new timeline events and reports
 //!   partial batch failures.
 //! - [`incident_records`]: the items that record one incident, for bulk loaders such as the benchmark.
@@ -26,6 +27,7 @@ mod markers;
 mod poll;
 pub mod rate;
 mod reads;
+pub mod reporter;
 pub mod schema;
 pub mod secrets;
 pub mod ses;

@@ -15,7 +15,7 @@ use aws_sdk_ses::types::{BulkEmailDestination, BulkEmailStatus, Destination, Raw
 use flare_core::EmailAddress;
 use flare_core::notify::{BulkMail, BulkReport, Mail, Mailer, NotifyError, Recipient};
 use lettre::Message;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::Mailbox;
 use tracing::{instrument, warn};
 
 use crate::client::{Limits, local_sdk_config, sdk_config};
@@ -203,19 +203,10 @@ impl Mailer for SesMailer {
     }
 }
 
-/// A multipart/alternative message (text first, HTML preferred), written by lettre: it encodes non-ASCII
-/// headers and picks each part's transfer encoding, and the subject is a one-line [`flare_core::notify::Subject`],
-/// so nothing supplied can add a header.
+/// The message for one [`Mail`], from Flare's sender: [`Mail::message`] is the one MIME builder every mailer uses.
 fn raw_message(sender: &EmailAddress, mail: &Mail) -> Result<Message, NotifyError> {
-    let mailbox = |role: &str, address: &EmailAddress| {
-        address.as_str().parse::<Mailbox>().map_err(|e| NotifyError::Invalid(format!("{role} address: {e}")))
-    };
-    Message::builder()
-        .from(mailbox("sender", sender)?)
-        .to(mailbox("recipient", &mail.to)?)
-        .subject(mail.subject.as_str())
-        .multipart(MultiPart::alternative_plain_html(mail.text.clone(), mail.html.clone()))
-        .map_err(|e| NotifyError::Invalid(e.to_string()))
+    let from = sender.as_str().parse::<Mailbox>().map_err(|e| NotifyError::Invalid(format!("sender address: {e}")))?;
+    mail.message(&from)
 }
 
 #[cfg(test)]
@@ -228,6 +219,7 @@ mod tests {
             subject: flare_core::notify::Subject::parse("subject", subject).unwrap_or_else(|e| panic!("{e:?}")),
             html: "<p>Mail is back.</p>".to_string(),
             text: "Mail is back.".to_string(),
+            inline: vec![],
         };
         let sender = EmailAddress::parse("sender", "flare@example.org").unwrap_or_else(|e| panic!("{e:?}"));
         let message = raw_message(&sender, &mail).unwrap_or_else(|e| panic!("{e:?}"));

@@ -10,9 +10,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::access::Actor;
 use crate::error::{DomainError, ValidationErrors};
-use crate::incident::{AffectedSystem, ExternalTicket, Incident, Source};
+use crate::incident::{AffectedSystem, ExternalTicket, FollowUpAction, Incident, Source};
 use crate::limits;
-use crate::text::{Description, FollowUp, Message, PersonName, RootCause, Title};
+use crate::text::{Description, Message, PersonName, RootCause, Title};
 use crate::timefmt::truncate_to_micros;
 use crate::timeline::{EventKind, TimelineEvent, diff};
 use crate::values::EmailAddress;
@@ -56,7 +56,8 @@ pub struct UpdateIncident {
     pub started_at: Option<OffsetDateTime>,
     pub detected_at: Option<OffsetDateTime>,
     pub root_cause: Option<RootCause>,
-    pub follow_ups: Option<Vec<FollowUp>>,
+    /// Replaces the whole list when given.
+    pub follow_ups: Option<Vec<FollowUpAction>>,
     pub message: Option<Message>,
     pub notify: bool,
 }

@@ -43,6 +43,62 @@ pub fn validate_systems(field: &str, systems: Vec<AffectedSystem>) -> Result<Vec
     Ok(systems)
 }
 
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
+/// A follow-up action after an incident: what is to be done, who owns it and by when, where given.
+///
+/// Stored and answered as `{"action", "owner", "due"}`, `due` a `YYYY-MM-DD` date; a bare string (how actions
+/// were stored before they had an owner and a due date) still reads, as an action with neither.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "FollowUpRepr")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FollowUpAction {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, min_length = 1, max_length = 500))]
+    pub action: FollowUp,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, max_length = 200))]
+    pub owner: Option<PersonName>,
+    #[serde(with = "iso_date::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub due: Option<time::Date>,
+}
+
+impl FollowUpAction {
+    /// Parses a due date written `YYYY-MM-DD`.
+    pub fn parse_due(field: &str, raw: &str) -> Result<time::Date, FieldError> {
+        time::Date::parse(raw.trim(), &time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| FieldError::new(field, "must be a date like 2026-12-31"))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FollowUpRepr {
+    Text(FollowUp),
+    Full {
+        action: FollowUp,
+        #[serde(default)]
+        owner: Option<PersonName>,
+        // Read as text and parsed here: time's own optional-date reader cannot see a `null` inside an
+        // untagged enum.
+        #[serde(default)]
+        due: Option<String>,
+    },
+}
+
+impl TryFrom<FollowUpRepr> for FollowUpAction {
+    type Error = String;
+
+    fn try_from(repr: FollowUpRepr) -> Result<Self, Self::Error> {
+        Ok(match repr {
+            FollowUpRepr::Text(action) => Self { action, owner: None, due: None },
+            FollowUpRepr::Full { action, owner, due } => {
+                let due = due.map(|d| Self::parse_due("due", &d)).transpose().map_err(|e| e.reason)?;
+                Self { action, owner, due }
+            }
+        })
+    }
+}
+
 /// The ticket in the organisation's ticketing system that mirrors this incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExternalTicket {
@@ -103,7 +159,7 @@ pub struct Incident {
     pub external: Option<ExternalTicket>,
     pub source: Source,
     pub root_cause: Option<RootCause>,
-    pub follow_ups: Vec<FollowUp>,
+    pub follow_ups: Vec<FollowUpAction>,
     /// Counts committed changes: 1 after open. Updates name the version they were made against.
     pub version: u64,
     #[serde(with = "serde_rfc3339")]
@@ -138,6 +194,28 @@ mod tests {
         let e = Severity::parse("severity", "urgent").unwrap_err();
         assert_eq!(e.reason, "must be one of sev1, sev2, sev3, sev4");
         assert_eq!(Impact::parse("impact", "partial_outage").unwrap(), Impact::PartialOutage);
+    }
+
+    #[test]
+    fn a_follow_up_stored_as_bare_text_reads_as_an_action_without_owner_or_due_date() {
+        let f: FollowUpAction = serde_json::from_str(r#""Add a second gateway""#).unwrap();
+        assert_eq!((f.action.as_str(), f.owner, f.due), ("Add a second gateway", None, None));
+    }
+
+    #[test]
+    fn a_follow_up_without_owner_or_due_date_survives_its_json() {
+        let action = crate::text::FollowUp::parse("action", "Document it").unwrap();
+        let f = FollowUpAction { action, owner: None, due: None };
+        let back: FollowUpAction = serde_json::from_str(&serde_json::to_string(&f).unwrap()).unwrap();
+        assert_eq!(back, f);
+    }
+
+    #[test]
+    fn a_follow_up_keeps_its_owner_and_due_date_as_an_iso_date() {
+        let json = r#"{"action":"Add a second gateway","owner":"Grace","due":"2026-12-15"}"#;
+        let f: FollowUpAction = serde_json::from_str(json).unwrap();
+        assert_eq!(f.due, Some(time::macros::date!(2026 - 12 - 15)));
+        assert_eq!(serde_json::to_string(&f).unwrap(), json);
     }
 
     #[test]

@@ -19,6 +19,11 @@ crate::choice!(
         Message = "message",
         /// The organisation's ticketing system.
         Ticket = "ticket",
+        /// The post-incident report, to the affected systems' owners and the stakeholders. It belongs to the
+        /// incident, not to one event, so it is recorded under event 0: batch 1 is the claim a reporter run
+        /// writes before sending (a second run finds it and sends nothing), batch 2 who got it; a resend to
+        /// recipients the mail service deferred is batches 3 and 4, and so on.
+        Report = "report",
     }
 );
 

@@ -6,6 +6,7 @@
 //! ([`timefmt`]), config lookup ([`config`]), the JSON read models ([`view`]), the mail and message ports
 //! ([`notify`]), send pacing ([`rate`]) and the retry schedule ([`retry`]), availability ([`availability`]),
 //! the poller's sheets, rows, probes and its store port ([`poll`]),
+//! post-incident reports and the weekly digest ([`report`]),
 //! and, with the `test-util` feature, the fixtures other crates' tests share ([`test_util`]).
 //!
 //! Inside, by concern:
@@ -40,6 +41,7 @@ pub mod notify;
 pub mod poll;
 mod ports;
 pub mod rate;
+pub mod report;
 pub mod retry;
 mod service;
 mod session_key;
@@ -63,7 +65,7 @@ pub use dispatch::{
 };
 pub use error::{DomainError, StoreError, error_chain};
 pub use field::{FieldError, ValidationErrors};
-pub use incident::{AffectedSystem, Channel, ExternalTicket, Incident, Source, validate_notify_emails};
+pub use incident::{AffectedSystem, Channel, ExternalTicket, FollowUpAction, Incident, Source, validate_notify_emails};
 pub use ledger::{BATCH_MAX, Delivery, DeliveryChannel, LedgerStore, Refused};
 pub use notice::{Links, MailTemplate, NOTICE};
 pub use ports::{

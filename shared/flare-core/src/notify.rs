@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
 use crate::error::FieldError;
 use crate::ledger::BATCH_MAX;
@@ -104,6 +106,49 @@ pub struct Mail {
     pub subject: Subject,
     pub html: String,
     pub text: String,
+    /// Images the HTML part shows inline, each referenced from it as `cid:<content_id>`.
+    pub inline: Vec<InlineImage>,
+}
+
+/// A PNG shown inside the HTML part of a [`Mail`] (the digest's chart).
+#[derive(Clone, PartialEq, Eq)]
+pub struct InlineImage {
+    /// Without angle brackets: the HTML refers to it as `cid:<content_id>`.
+    pub content_id: String,
+    pub png: Vec<u8>,
+}
+
+impl std::fmt::Debug for InlineImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineImage").field("content_id", &self.content_id).field("bytes", &self.png.len()).finish()
+    }
+}
+
+impl Mail {
+    /// The MIME message every mailer sends for this mail, written by lettre: multipart/alternative (text, then
+    /// the preferred HTML), the HTML wrapped in multipart/related with its inline images when it has any.
+    /// lettre encodes non-ASCII headers and picks each part's transfer encoding; the subject is a one-line
+    /// [`Subject`], so nothing supplied can add a header.
+    pub fn message(&self, from: &Mailbox) -> Result<lettre::Message, NotifyError> {
+        let to: Mailbox =
+            self.to.as_str().parse().map_err(|e| NotifyError::Invalid(format!("recipient address: {e}")))?;
+        let builder = lettre::Message::builder().from(from.clone()).to(to).subject(self.subject.as_str());
+        let body = if self.inline.is_empty() {
+            MultiPart::alternative_plain_html(self.text.clone(), self.html.clone())
+        } else {
+            let png = ContentType::parse("image/png").map_err(|e| NotifyError::Invalid(e.to_string()))?;
+            let related = self.inline.iter().fold(
+                MultiPart::related().singlepart(SinglePart::html(self.html.clone())),
+                |related, image| {
+                    related.singlepart(
+                        Attachment::new_inline(image.content_id.clone()).body(image.png.clone(), png.clone()),
+                    )
+                },
+            );
+            MultiPart::alternative().singlepart(SinglePart::plain(self.text.clone())).multipart(related)
+        };
+        builder.multipart(body).map_err(|e| NotifyError::Invalid(e.to_string()))
+    }
 }
 
 /// Sends mail.
@@ -123,6 +168,13 @@ pub trait Mailer: Send + Sync {
 
     /// Sends one mail.
     async fn send_one(&self, mail: &Mail) -> Result<(), NotifyError>;
+}
+
+/// Holders of a mailer (the reporter) print as holding one: adapters carry clients and credentials, never shown.
+impl std::fmt::Debug for dyn Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mailer")
+    }
 }
 
 /// A short message of at most [`SMS_MAX`] characters: ticket, status, one line, link.

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::access::{Actor, ActorKind};
 use crate::catalog::System;
-use crate::incident::{AffectedSystem, Incident};
+use crate::incident::{AffectedSystem, FollowUpAction, Incident};
 use crate::ports::Committed;
 use crate::timefmt::rfc3339;
 use crate::timeline::{EventKind, FieldChange, TimelineEvent};
@@ -85,7 +85,7 @@ pub struct IncidentView {
     pub root_cause: Option<Option<String>>,
     /// Staff only: absent for the public, empty when none are recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub follow_ups: Option<Vec<String>>,
+    pub follow_ups: Option<Vec<FollowUpAction>>,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
     pub created_at: String,
     #[cfg_attr(feature = "openapi", schema(format = DateTime))]
@@ -110,7 +110,7 @@ impl From<&Incident> for IncidentView {
             duration: i.resolved_at.map(|r| (r - i.started_at).whole_seconds()),
             ticket_url: Some(i.external.as_ref().and_then(|e| e.url.as_ref()).map(ToString::to_string)),
             root_cause: Some(i.root_cause.as_ref().map(ToString::to_string)),
-            follow_ups: Some(i.follow_ups.iter().map(ToString::to_string).collect()),
+            follow_ups: Some(i.follow_ups.clone()),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
             version: i.version,

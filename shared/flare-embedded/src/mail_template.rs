@@ -10,7 +10,7 @@ use std::sync::RwLock;
 use flare_core::EmailAddress;
 use flare_core::notify::{Mail, NotifyError, Subject};
 use lettre::Message;
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::Mailbox;
 
 /// Why one recipient's mail could not be rendered; reported for that recipient, not for the whole send.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,8 +111,7 @@ pub(crate) fn escape_html(value: &str, out: &mut String) {
     }
 }
 
-/// A multipart/alternative message (text, then the preferred HTML). lettre writes and encodes the headers, and
-/// the subject is a one-line [`Subject`], so nothing supplied can add a header.
+/// A rendered notice as a message: the same builder as every single mail ([`Mail::message`]).
 pub(crate) fn message(
     from: &Mailbox,
     to: &EmailAddress,
@@ -120,18 +119,14 @@ pub(crate) fn message(
     html: &str,
     text: &str,
 ) -> Result<Message, NotifyError> {
-    let to: Mailbox = to.as_str().parse().map_err(|e| NotifyError::Invalid(format!("recipient address: {e}")))?;
-    Message::builder()
-        .from(from.clone())
-        .to(to)
-        .subject(subject.as_str())
-        .multipart(MultiPart::alternative_plain_html(text.to_string(), html.to_string()))
-        .map_err(|e| NotifyError::Invalid(e.to_string()))
-}
-
-/// The message for one [`Mail`].
-pub(crate) fn single(from: &Mailbox, mail: &Mail) -> Result<Message, NotifyError> {
-    message(from, &mail.to, &mail.subject, &mail.html, &mail.text)
+    let mail = Mail {
+        to: to.clone(),
+        subject: subject.clone(),
+        html: html.to_string(),
+        text: text.to_string(),
+        inline: vec![],
+    };
+    mail.message(from)
 }
 
 #[cfg(test)]

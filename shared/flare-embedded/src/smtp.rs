@@ -291,7 +291,7 @@ where
 
     #[instrument(skip_all)]
     async fn send_one(&self, mail: &Mail) -> Result<(), NotifyError> {
-        let message = mail_template::single(&self.from, mail)?;
+        let message = mail.message(&self.from)?;
         match self.deliver(&message).await.0 {
             Outcome::Sent => Ok(()),
             Outcome::Refused(status) => Err(NotifyError::Permanent { service: SERVICE, source: status.into() }),

@@ -10,6 +10,8 @@
 //!   delivered by the dispatcher Lambda's handler through moto (SES, SNS) and a ServiceNow contract server; a
 //!   redelivered batch and a run that fails half-way.
 //! - `dispatch_smtp`: the self-hosted worker draining SQLite's dispatch queue to the SMTP sink, and unsubscribing.
+//! - `report`: the reporter with the test's clock: post-incident reports once after the delay (SMTP sink, SQLite;
+//!   SES on moto, DynamoDB Local), across a reopen and overlapping runs, and the digest's MIME parsed back.
 //! - `stream`: DynamoDB Local's own stream read back as Lambda stream events (`stream::StreamReader`), and
 //!   which of its records are timeline events.
 //! - `poll_dynamodb`: a sheet polled by the poller (served by a local fixture server) into DynamoDB Local.
@@ -28,6 +30,7 @@ mod lambda;
 mod notify_aws;
 mod notify_smtp;
 mod poll_dynamodb;
+mod report;
 mod secrets;
 mod stream;
 mod support;

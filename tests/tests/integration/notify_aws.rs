@@ -161,6 +161,7 @@ async fn a_single_mail_is_a_raw_multipart_alternative_message_with_an_encoded_su
         subject: Subject::parse("subject", "Rapport: Störung behoben – INC-1042").unwrap(),
         html: "<h1>Report</h1>".to_string(),
         text: "Report".to_string(),
+        inline: vec![],
     };
 
     mailer.send_one(&mail).await.unwrap();

@@ -143,6 +143,7 @@ async fn a_single_mail_arrives_with_text_and_html_parts_and_the_exact_subject() 
         subject: Subject::parse("subject", &subject).unwrap(),
         html: "<h1>Post-incident report</h1>".to_string(),
         text: "Post-incident report".to_string(),
+        inline: vec![],
     };
     mailer().send_one(&mail).await.unwrap();
 
@@ -220,6 +221,7 @@ async fn the_file_outbox_writes_one_eml_file_per_message() {
         subject: Subject::parse("subject", "INC-9 report").unwrap(),
         html: "<p>r</p>".to_string(),
         text: "r".to_string(),
+        inline: vec![],
     };
     outbox.send_one(&mail).await.unwrap();
 

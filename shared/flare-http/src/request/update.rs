@@ -3,7 +3,8 @@
 
 use flare_core::text::{Description, FollowUp, Message, PersonName, RootCause, Title};
 use flare_core::{
-    AffectedSystem, EmailAddress, FieldError, Severity, Status, System, TicketNumber, UpdateIncident, ValidationErrors,
+    AffectedSystem, EmailAddress, FieldError, FollowUpAction, Severity, Status, System, TicketNumber, UpdateIncident,
+    ValidationErrors,
 };
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -31,7 +32,8 @@ pub(crate) struct UpdateInput {
     pub(crate) started_at: Option<OffsetDateTime>,
     pub(crate) detected_at: Option<OffsetDateTime>,
     pub(crate) root_cause: Option<String>,
-    pub(crate) follow_ups: Option<Vec<String>>,
+    /// Replaces the whole list when given; empty clears it.
+    pub(crate) follow_ups: Option<Vec<RawFollowUp>>,
     pub(crate) message: Option<String>,
     pub(crate) notify: bool,
     pub(crate) errors: ValidationErrors,
@@ -58,10 +60,7 @@ impl UpdateInput {
         let systems = self.systems.map(|raw| systems(&mut errors, &raw, catalog));
         let root_cause = optional(&mut errors, "root_cause", self.root_cause.as_deref(), RootCause::parse);
         let follow_ups = self.follow_ups.map(|list| {
-            list.iter()
-                .enumerate()
-                .filter_map(|(i, f)| errors.check(FollowUp::parse(&format!("follow_ups[{i}]"), f)))
-                .collect()
+            list.iter().enumerate().filter_map(|(i, f)| f.parse(&mut errors, &format!("follow_ups[{i}]"))).collect()
         });
         let message = optional(&mut errors, "message", self.message.as_deref(), Message::parse);
         // The form's ticket field reports its own parse error; only a missing one is added here.
@@ -88,6 +87,84 @@ impl UpdateInput {
         c.notify = self.notify;
         Ok(c)
     }
+}
+
+/// One follow-up action as given: its text, and an owner and a due date (`YYYY-MM-DD`) when given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RawFollowUp {
+    pub(crate) action: String,
+    pub(crate) owner: Option<String>,
+    pub(crate) due: Option<String>,
+}
+
+impl RawFollowUp {
+    /// The action, or `None` with each problem recorded under `field` (the entry), naming the part.
+    fn parse(&self, errors: &mut ValidationErrors, field: &str) -> Option<FollowUpAction> {
+        let part = |errors: &mut ValidationErrors, name: &str, e: FieldError| {
+            errors.push(field, format!("has {name} that {}", e.reason));
+        };
+        let action = FollowUp::parse(field, &self.action).map_err(|e| part(errors, "an action", e)).ok();
+        let owner = match given(&self.owner) {
+            Some(o) => Some(PersonName::parse(field, o).map_err(|e| part(errors, "an owner", e)).ok()?),
+            None => None,
+        };
+        let due = match given(&self.due) {
+            Some(d) => Some(FollowUpAction::parse_due(field, d).map_err(|e| part(errors, "a due date", e)).ok()?),
+            None => None,
+        };
+        Some(FollowUpAction { action: action?, owner, due })
+    }
+}
+
+/// A follow-up in JSON: its text alone, or an object with an owner and a due date.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum FollowUpJson {
+    Text(String),
+    Action(FollowUpActionJson),
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FollowUpActionJson {
+    #[schema(min_length = 1, max_length = 500)]
+    action: String,
+    #[schema(min_length = 1, max_length = 200)]
+    owner: Option<String>,
+    #[schema(format = Date)]
+    due: Option<String>,
+}
+
+impl From<FollowUpJson> for RawFollowUp {
+    fn from(json: FollowUpJson) -> Self {
+        match json {
+            FollowUpJson::Text(action) => Self { action, owner: None, due: None },
+            FollowUpJson::Action(a) => Self { action: a.action, owner: a.owner, due: a.due },
+        }
+    }
+}
+
+/// The form's follow-ups: one action a line, `action; owner; YYYY-MM-DD`, owner and date optional. Blank leaves
+/// the list as it is; `none` empties it.
+fn form_follow_ups(raw: &Option<String>) -> Option<Vec<RawFollowUp>> {
+    let raw = given(raw)?;
+    if raw.eq_ignore_ascii_case("none") {
+        return Some(Vec::new());
+    }
+    let part = |p: Option<&str>| p.map(str::trim).filter(|p| !p.is_empty()).map(str::to_string);
+    Some(
+        raw.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|line| {
+                let mut parts = line.splitn(3, ';');
+                RawFollowUp {
+                    action: parts.next().unwrap_or_default().trim().to_string(),
+                    owner: part(parts.next()),
+                    due: part(parts.next()),
+                }
+            })
+            .collect(),
+    )
 }
 
 /// `PATCH /api/incidents/{ticket}`.
@@ -120,8 +197,9 @@ pub(crate) struct UpdateJson {
     detected_at: Option<String>,
     #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     root_cause: Option<String>,
+    /// Replaces the whole list: each action as text, or `{"action", "owner", "due"}` with `due` a `YYYY-MM-DD` date.
     #[schema(max_items = 50)]
-    follow_ups: Option<Vec<String>>,
+    follow_ups: Option<Vec<FollowUpJson>>,
     #[schema(value_type = Option<String>, min_length = 1, max_length = 10000, pattern = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f]*$")]
     message: Option<String>,
     #[serde(default)]
@@ -149,7 +227,7 @@ impl UpdateJson {
             started_at,
             detected_at,
             root_cause: self.root_cause,
-            follow_ups: self.follow_ups,
+            follow_ups: self.follow_ups.map(|list| list.into_iter().map(RawFollowUp::from).collect()),
             message: self.message,
             notify: self.notify,
             errors,
@@ -171,6 +249,8 @@ pub(crate) struct UpdateForm {
     pub(crate) engineer: Option<String>,
     pub(crate) engineer_email: Option<String>,
     pub(crate) notify_emails: Option<String>,
+    /// One action a line: `action; owner; YYYY-MM-DD`; `none` empties the list.
+    pub(crate) follow_ups: Option<String>,
     pub(crate) started_at: Option<String>,
     pub(crate) tz_offset: Option<String>,
     pub(crate) message: Option<String>,
@@ -190,6 +270,7 @@ impl UpdateForm {
             engineer: fields.take("engineer"),
             engineer_email: fields.take("engineer_email"),
             notify_emails: fields.take("notify_emails"),
+            follow_ups: fields.take("follow_ups"),
             started_at: fields.take("started_at"),
             tz_offset: fields.take("tz_offset"),
             message: fields.take("message"),
@@ -237,6 +318,7 @@ impl UpdateForm {
             engineer: given(&self.engineer).map(str::to_string),
             engineer_email: given(&self.engineer_email).map(str::to_string),
             notify_emails: form_email_update(&self.notify_emails),
+            follow_ups: form_follow_ups(&self.follow_ups),
             systems,
             started_at,
             message: given(&self.message).map(str::to_string),

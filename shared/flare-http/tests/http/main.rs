@@ -11,6 +11,7 @@ mod auth;
 mod bad_input;
 mod dashboard;
 mod deliveries;
+mod follow_ups;
 mod form;
 mod intake_api;
 mod notify_emails;
