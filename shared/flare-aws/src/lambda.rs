@@ -49,22 +49,10 @@ pub struct DispatcherConfig {
 
 impl DispatcherConfig {
     pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        const SENDER: &str = "FLARE_SENDER";
-        const RATE: &str = "FLARE_SES_MAX_SEND_RATE";
-        const RATE_EXPECTED: &str = "the account's SES maximum send rate, a positive number of recipients per second";
         const TOPIC: &str = "FLARE_TOPIC_ARN";
 
         let table = FunctionConfig::from(env)?.table;
-        let sender = env.required(SENDER, "the verified SES address Flare's mail comes from").and_then(|v| {
-            EmailAddress::parse(SENDER, &v)
-                .map_err(|_| ConfigError::Invalid { name: SENDER, expected: "an email address" })
-        })?;
-        let max_send_rate = env
-            .required(RATE, RATE_EXPECTED)?
-            .parse::<f64>()
-            .ok()
-            .filter(|r| r.is_finite() && *r > 0.0)
-            .ok_or(ConfigError::Invalid { name: RATE, expected: RATE_EXPECTED })?;
+        let (sender, max_send_rate) = ses_sender(env)?;
         let topic_arn = env.optional(TOPIC);
         if topic_arn.as_deref().is_some_and(|arn| !arn.starts_with("arn:")) {
             return Err(ConfigError::Invalid { name: TOPIC, expected: "the ARN of an SNS topic (arn:...:sns:...)" });
@@ -78,6 +66,24 @@ impl DispatcherConfig {
             unsubscribe: SessionKey::from_env(env)?.unsubscribe_key(),
         })
     }
+}
+
+/// `FLARE_SENDER` and `FLARE_SES_MAX_SEND_RATE`: the verified address mail comes from and the account's SES
+/// maximum send rate, which every function that sends mail needs.
+pub(crate) fn ses_sender<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<(EmailAddress, f64), ConfigError> {
+    const SENDER: &str = "FLARE_SENDER";
+    const RATE: &str = "FLARE_SES_MAX_SEND_RATE";
+    const RATE_EXPECTED: &str = "the account's SES maximum send rate, a positive number of recipients per second";
+    let sender = env.required(SENDER, "the verified SES address Flare's mail comes from").and_then(|v| {
+        EmailAddress::parse(SENDER, &v).map_err(|_| ConfigError::Invalid { name: SENDER, expected: "an email address" })
+    })?;
+    let max_send_rate = env
+        .required(RATE, RATE_EXPECTED)?
+        .parse::<f64>()
+        .ok()
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .ok_or(ConfigError::Invalid { name: RATE, expected: RATE_EXPECTED })?;
+    Ok((sender, max_send_rate))
 }
 
 /// `FLARE_PUBLIC_URL`: https, or http on a loopback host for development; kept without a trailing slash.

@@ -8,7 +8,7 @@ use flare_core::config::{ConfigError, Env};
 use flare_core::report::{DigestRun, ReportError, ReportSettings, Reporter, ReportsRun};
 use serde::Deserialize;
 
-use crate::lambda::FunctionConfig;
+use crate::lambda::{FunctionConfig, ses_sender};
 
 /// What the reporter needs.
 ///
@@ -30,22 +30,10 @@ pub struct ReporterConfig {
 
 impl ReporterConfig {
     pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
-        const SENDER: &str = "FLARE_SENDER";
-        const RATE: &str = "FLARE_SES_MAX_SEND_RATE";
-        const RATE_EXPECTED: &str = "the account's SES maximum send rate, a positive number of recipients per second";
         const URL: &str = "FLARE_PUBLIC_URL";
         const URL_EXPECTED: &str = "Flare's public https:// address, e.g. https://flare.example.com";
         let table = FunctionConfig::from(env)?.table;
-        let sender = env.required(SENDER, "the verified SES address Flare's mail comes from").and_then(|v| {
-            EmailAddress::parse(SENDER, &v)
-                .map_err(|_| ConfigError::Invalid { name: SENDER, expected: "an email address" })
-        })?;
-        let max_send_rate = env
-            .required(RATE, RATE_EXPECTED)?
-            .parse::<f64>()
-            .ok()
-            .filter(|r| r.is_finite() && *r > 0.0)
-            .ok_or(ConfigError::Invalid { name: RATE, expected: RATE_EXPECTED })?;
+        let (sender, max_send_rate) = ses_sender(env)?;
         let public_url = env.required(URL, URL_EXPECTED)?;
         flare_core::config::https_or_loopback(&public_url)
             .map_err(|_| ConfigError::Invalid { name: URL, expected: URL_EXPECTED })?;
