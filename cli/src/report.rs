@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use flare_core::config::Env;
 use flare_core::report::{DIGEST_CHART_CID, ReportSettings, Reporter};
+use flare_core::timefmt::rfc3339;
 use flare_core::{IncidentService, SystemClock, TicketNumber};
 use flare_embedded::SqliteStore;
 
@@ -58,8 +59,28 @@ pub(crate) async fn run(db: &Path, command: ReportCommand) -> anyhow::Result<()>
             );
         }
         ReportCommand::Digest(args) => {
-            let run = reporter(service, settings, &env, &args)?.send_digest().await?;
-            eprintln!("Sent the digest to {} recipient(s); {} failed.", run.sent.len(), run.failed.len());
+            let reporter = reporter(service, settings, &env, &args)?;
+            let run = reporter.send_digest().await?;
+            let week = format!("{} to {}", run.from.date(), (run.to - time::Duration::days(1)).date());
+            if run.sent_before {
+                eprintln!("The digest of {week} was sent already; nothing was sent again.");
+            } else {
+                eprintln!("Sent the digest of {week} to {} recipient(s); {} failed.", run.sent.len(), run.failed.len());
+            }
+            // The ledger's record of the week, so a reader sees who got it and when, whichever run sent it.
+            for batch in reporter.last_week_deliveries().await? {
+                let refused: Vec<String> = batch.refused.iter().map(|r| format!("{} ({})", r.to, r.reason)).collect();
+                match batch.batch % 2 {
+                    1 => eprintln!("  ledger batch {}: claimed at {}", batch.batch, rfc3339(batch.at)),
+                    _ => eprintln!(
+                        "  ledger batch {}: at {}, sent to {}; refused: {}",
+                        batch.batch,
+                        rfc3339(batch.at),
+                        if batch.sent.is_empty() { "nobody".to_string() } else { batch.sent.join(", ") },
+                        if refused.is_empty() { "none".to_string() } else { refused.join(", ") }
+                    ),
+                }
+            }
         }
         ReportCommand::Preview { ticket, out, demo } => {
             if demo {

@@ -114,6 +114,7 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let mail_for_poller = channels.mailer.clone();
     let dispatcher = Dispatcher::new(service.clone(), channels, Links::new(&public_url, unsubscribe));
     let worker = Worker::new(store.clone(), dispatcher, service.clock().clone());
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -131,7 +132,18 @@ pub(crate) async fn run(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
             poll_config.probes.len(),
             args.poll_interval_secs.max(1)
         );
-        let poller = flare_poll::Poller::new(service.clone(), poll_config)?;
+        let bad_rows_to = poll_config.bad_rows_to.clone();
+        let mut poller = flare_poll::Poller::new(service.clone(), poll_config)?;
+        match (bad_rows_to, &mail_for_poller) {
+            (Some(to), Some(mailer)) => {
+                eprintln!("Bad sheet rows are mailed to {to}.");
+                poller = poller.with_bad_row_mail(flare_poll::BadRowMail { mailer: mailer.clone(), to });
+            }
+            (Some(to), None) => {
+                eprintln!("Bad sheet rows would be mailed to {to}, but no mail is set up (FLARE_SMTP_HOST).")
+            }
+            (None, _) => {}
+        }
         Some(tokio::spawn(run_poller(poller, Duration::from_secs(args.poll_interval_secs.max(1)), poller_stopped)))
     };
     if fresh {

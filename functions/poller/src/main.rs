@@ -2,7 +2,8 @@
 //! probe once.
 //!
 //! Only wiring: logging, the Secrets Manager secret laid over the environment, configuration, the store, then
-//! `flare_poll::Poller::run_scheduled` under `lambda_runtime`. A run where a source failed returns an error, so
+//! `flare_poll::Poller::run_scheduled` under `lambda_runtime`; with `bad_rows_to` configured, an SES mailer for
+//! the help desk's bad-row mail. A run where a source failed returns an error, so
 //! the asynchronous invocation is retried and, if it keeps failing, lands in the dead-letter queue.
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use flare_aws::lambda::FunctionConfig;
 use flare_aws::secrets::Secrets;
 use flare_core::config::Env;
 use flare_core::{IncidentService, SystemClock};
-use flare_poll::{PollConfig, Poller};
+use flare_poll::{BadRowMail, PollConfig, Poller};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -26,7 +27,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(None).await, config.table);
     let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
-    let poller = Poller::new(service, sources)?;
+    let bad_rows_to = sources.bad_rows_to.clone();
+    let mut poller = Poller::new(service, sources)?;
+    if let Some(to) = bad_rows_to {
+        let mailer = Arc::new(flare_aws::lambda::ses_mailer(&env).await?);
+        poller = poller.with_bad_row_mail(BadRowMail { mailer, to });
+    }
 
     let poller = &poller;
     lambda_runtime::run(service_fn(move |_: LambdaEvent<EventBridgeEvent>| async move {

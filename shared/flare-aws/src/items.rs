@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use flare_core::{
-    ApiKey, Delivery, IdempotencyKey, Incident, RecordedEvent, Source, StoreError, Subscriber, System, TicketNumber,
-    TimelineEvent, User,
+    ApiKey, Delivery, DigestDelivery, IdempotencyKey, Incident, RecordedEvent, Source, StoreError, Subscriber, System,
+    TicketNumber, TimelineEvent, User,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -145,6 +145,10 @@ pub(crate) fn recorded_event(item: &Item) -> Result<RecordedEvent, StoreError> {
 pub(crate) fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
     let sk = keys::delivery_sk(delivery.seq, delivery.channel, delivery.batch);
     with_doc(keys::incident_pk(delivery.ticket), sk, delivery)
+}
+
+pub(crate) fn digest_delivery_item(delivery: &DigestDelivery) -> Result<Item, StoreError> {
+    with_doc(keys::digest_pk(delivery.week), keys::digest_delivery_sk(delivery.batch), delivery)
 }
 
 pub(crate) fn idempotency_key(key: &str) -> Item {

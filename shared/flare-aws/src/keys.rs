@@ -33,6 +33,16 @@ pub(crate) fn incident_pk(ticket: TicketNumber) -> String {
     format!("INC#{}", ticket.number())
 }
 
+/// The partition of one week's digest deliveries, by the week's first day: `DIGEST#2026-11-23`.
+pub(crate) fn digest_pk(week: OffsetDateTime) -> String {
+    format!("DIGEST#{}", week.to_offset(UtcOffset::UTC).date())
+}
+
+/// A digest delivery's sort key: batches sort by number.
+pub(crate) fn digest_delivery_sk(batch: u32) -> String {
+    format!("{DELIVERY_PREFIX}{batch:06}")
+}
+
 /// Events sort by sequence number: ten digits are more changes than one incident will ever see.
 pub(crate) fn event_sk(seq: u64) -> String {
     format!("{EVENT_PREFIX}{seq:010}")

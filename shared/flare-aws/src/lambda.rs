@@ -86,6 +86,13 @@ pub(crate) fn ses_sender<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<
     Ok((sender, max_send_rate))
 }
 
+/// The SES mailer of a function that sends the odd mail of its own (the poller's bad-row mail), from
+/// `FLARE_SENDER` and `FLARE_SES_MAX_SEND_RATE`.
+pub async fn ses_mailer<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<crate::SesMailer, ConfigError> {
+    let (sender, max_send_rate) = ses_sender(env)?;
+    Ok(crate::SesMailer::new(crate::ses_client(None).await, sender, max_send_rate))
+}
+
 /// `FLARE_PUBLIC_URL`: https, or http on a loopback host for development; kept without a trailing slash.
 fn public_url<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<String, ConfigError> {
     const URL: &str = "FLARE_PUBLIC_URL";

@@ -1,6 +1,8 @@
 //! The delivery ledger: one record per delivery (an event × a channel × a batch of recipients), written right
 //! after the batch went out. The dispatcher reads it before sending, so a redelivered or resumed event skips
 //! every recipient already told, and `GET /api/incidents/{ticket}/deliveries` shows who heard what, when and how.
+//! The weekly digest, which belongs to a week rather than to an incident, has its own records
+//! ([`DigestDelivery`]), which `flare report digest` shows.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -64,6 +66,25 @@ impl Delivery {
     }
 }
 
+/// One batch of a weekly digest, which belongs to a week rather than to an incident. The batches go as a
+/// report's do: 1 is the claim a run writes before sending (a second run finds it and sends nothing), 2 who got
+/// it; a resend to recipients the mail service deferred is 3 and 4, and so on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestDelivery {
+    /// When the digest's week starts: a Monday, 00:00 UTC.
+    #[serde(with = "serde_rfc3339")]
+    pub week: OffsetDateTime,
+    pub batch: u32,
+    #[serde(with = "serde_rfc3339")]
+    pub at: OffsetDateTime,
+    /// The addresses that accepted it.
+    pub sent: Vec<String>,
+    /// Who refused it, with why.
+    pub refused: Vec<Refused>,
+    /// Calls made to the mail service for this batch.
+    pub calls: u32,
+}
+
 /// Where deliveries are recorded.
 #[async_trait]
 pub trait LedgerStore: Send + Sync {
@@ -77,4 +98,11 @@ pub trait LedgerStore: Send + Sync {
 
     /// Every delivery of an incident, by event, channel, then batch.
     async fn deliveries(&self, ticket: TicketNumber) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records one batch of a weekly digest. Fails with [`StoreError::AlreadyExists`] when this (week, batch)
+    /// is recorded already, and writes nothing then: of two runs racing on one digest, one claims it.
+    async fn record_digest(&self, delivery: &DigestDelivery) -> Result<(), StoreError>;
+
+    /// Every batch of the digest of the week that starts at `week`, by batch.
+    async fn digest_deliveries(&self, week: OffsetDateTime) -> Result<Vec<DigestDelivery>, StoreError>;
 }

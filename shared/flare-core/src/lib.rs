@@ -66,7 +66,7 @@ pub use dispatch::{
 pub use error::{DomainError, StoreError, error_chain};
 pub use field::{FieldError, ValidationErrors};
 pub use incident::{AffectedSystem, Channel, ExternalTicket, FollowUpAction, Incident, Source, validate_notify_emails};
-pub use ledger::{BATCH_MAX, Delivery, DeliveryChannel, LedgerStore, Refused};
+pub use ledger::{BATCH_MAX, Delivery, DeliveryChannel, DigestDelivery, LedgerStore, Refused};
 pub use notice::{Links, MailTemplate, NOTICE};
 pub use ports::{
     AccessStore, CatalogStore, Clock, Committed, IdempotencyKey, IncidentStore, NewIncident, Store, SystemClock,

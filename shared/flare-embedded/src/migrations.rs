@@ -22,6 +22,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 2, name: "dispatch", sql: include_str!("migrations/0002_dispatch.sql") },
     Migration { version: 3, name: "event state", sql: include_str!("migrations/0003_event_state.sql") },
     Migration { version: 4, name: "poll", sql: include_str!("migrations/0004_poll.sql") },
+    Migration { version: 5, name: "digest ledger", sql: include_str!("migrations/0005_digest_ledger.sql") },
 ];
 
 /// The schema version this build writes.

@@ -1,10 +1,12 @@
 //! The reporter's schedule in `flare serve`: on every tick, the post-incident reports that are due; once a
 //! week, when a tick crosses the digest's hour (Monday, UTC), the weekly digest.
 //!
-//! The reports are claimed in the ledger by [`flare_core::report::Reporter`], so ticks never send one twice. The
-//! digest is edge-triggered: it goes out only from a tick that crosses its hour since the previous tick of this
-//! process, so a restart never sends it again (a process down at that very hour misses that week's; `flare
-//! report digest` sends it by hand).
+//! The reports and the digest are claimed in the ledger by [`flare_core::report::Reporter`], so ticks never send
+//! one twice, and a restart never sends one again. Every tick in the day after Monday's digest hour asks for the
+//! digest: the first sends it, the later ones find the ledger's claim (one read) and send nothing, or resend to
+//! the recipients the mail service deferred. A process down for that whole day misses the week's digest; `flare
+//! report digest` sends it by hand. Outside that day no tick asks, so a fresh install does not mail last week's
+//! digest on a Thursday.
 
 use std::time::Duration;
 
@@ -28,8 +30,8 @@ impl ReportSchedule {
         Self { reporter, clock, digest_hour: digest_hour.min(23) }
     }
 
-    /// One tick: the due reports, and the digest if its hour lies in `(previous, now]`.
-    pub async fn tick(&self, previous: Option<OffsetDateTime>) -> OffsetDateTime {
+    /// One tick: the due reports, and the digest in the day after its hour.
+    pub async fn tick(&self) {
         let now = self.clock.now();
         match self.reporter.send_due_reports().await {
             Ok(run) if !run.sent.is_empty() || run.already_claimed > 0 => {
@@ -40,19 +42,22 @@ impl ReportSchedule {
                 warn!(error.cause_chain = %error_chain(&e), "post-incident reports failed; trying again next tick")
             }
         }
-        if previous.is_some_and(|p| digest_hour_between(p, now, self.digest_hour))
-            && let Err(e) = self.reporter.send_digest().await
-        {
-            warn!(error.cause_chain = %error_chain(&e), "the weekly digest failed; send it with `flare report digest`");
+        if in_digest_day(now, self.digest_hour) {
+            match self.reporter.send_digest().await {
+                Ok(run) if !run.sent_before => info!(sent = run.sent.len(), failed = run.failed.len(), "weekly digest"),
+                Ok(_) => {}
+                Err(e) => warn!(
+                    error.cause_chain = %error_chain(&e),
+                    "the weekly digest failed; trying again next tick (or send it with `flare report digest`)"
+                ),
+            }
         }
-        now
     }
 
     pub async fn run(self, poll: Duration, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut previous = None;
         loop {
-            previous = Some(self.tick(previous).await);
+            self.tick().await;
             tokio::select! {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(poll) => {}
@@ -61,12 +66,15 @@ impl ReportSchedule {
     }
 }
 
-/// Whether Monday at `hour` UTC falls in `(from, to]`.
-fn digest_hour_between(from: OffsetDateTime, to: OffsetDateTime, hour: u8) -> bool {
-    let monday = to.date() - time::Duration::days(i64::from(to.weekday().number_days_from_monday()));
-    let at = Time::from_hms(hour, 0, 0).map(|t| monday.with_time(t).assume_utc());
+/// Whether `now` lies in the 24 hours from Monday at `hour` UTC: the digest's day.
+fn in_digest_day(now: OffsetDateTime, hour: u8) -> bool {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    let monday = now.date() - time::Duration::days(i64::from(now.weekday().number_days_from_monday()));
     debug_assert_eq!(monday.weekday(), Weekday::Monday);
-    at.is_ok_and(|at| from < at && at <= to)
+    let Ok(at) = Time::from_hms(hour, 0, 0).map(|t| monday.with_time(t).assume_utc()) else { return false };
+    // Before Monday's hour, the day that counts is last week's, which ends on Tuesday at that hour.
+    let at = if now < at { at - time::Duration::weeks(1) } else { at };
+    at <= now && now < at + time::Duration::days(1)
 }
 
 #[cfg(test)]
@@ -76,13 +84,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_digest_goes_out_from_the_tick_that_crosses_monday_at_its_hour() {
-        assert!(digest_hour_between(datetime!(2026-11-30 06:59 UTC), datetime!(2026-11-30 07:04 UTC), 7));
+    fn the_digest_is_asked_for_from_monday_at_its_hour() {
+        assert!(!in_digest_day(datetime!(2026-11-30 06:59 UTC), 7));
+        assert!(in_digest_day(datetime!(2026-11-30 07:00 UTC), 7));
     }
 
     #[test]
-    fn ticks_after_the_digest_hour_do_not_send_it_again() {
-        assert!(!digest_hour_between(datetime!(2026-11-30 07:04 UTC), datetime!(2026-11-30 07:09 UTC), 7));
-        assert!(!digest_hour_between(datetime!(2026-12-01 06:59 UTC), datetime!(2026-12-01 07:04 UTC), 7));
+    fn the_digest_is_asked_for_until_a_day_after_its_hour_and_not_the_rest_of_the_week() {
+        assert!(in_digest_day(datetime!(2026-12-01 06:59 UTC), 7), "Tuesday before the hour is still its day");
+        assert!(!in_digest_day(datetime!(2026-12-01 07:00 UTC), 7));
+        assert!(!in_digest_day(datetime!(2026-12-03 12:00 UTC), 7));
+        assert!(!in_digest_day(datetime!(2026-12-06 23:59 UTC), 7));
     }
 }

@@ -8,15 +8,17 @@
 //!              "columns": {"title": ["Title", "What is broken?"]}}],
 //!  "probes": [{"system": "vpn", "url": "https://vpn.example.com/health", "expected_status": 200,
 //!              "body_contains": "ok", "timeout_ms": 5000}],
-//!  "allowed_hosts": [], "deny_private": true}
+//!  "allowed_hosts": [], "deny_private": true, "bad_rows_to": "helpdesk@example.com"}
 //! ```
+//!
+//! `bad_rows_to`, optional, is the help desk's address: each run mails it the rows it newly found bad.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use flare_core::config::Env;
 use flare_core::poll::{Column, ProbeSpec, SheetFormat, Thresholds};
-use flare_core::{Impact, Severity, SystemId};
+use flare_core::{EmailAddress, Impact, Severity, SystemId};
 use reqwest::Method;
 use serde::Deserialize;
 use url::Url;
@@ -57,6 +59,8 @@ pub struct PollConfig {
     pub sheets: Vec<SheetSource>,
     pub probes: Vec<Probe>,
     pub policy: FetchPolicy,
+    /// The help desk's address, which gets each sheet's new bad rows (`bad_rows_to`); `None` mails nobody.
+    pub bad_rows_to: Option<EmailAddress>,
 }
 
 impl PollConfig {
@@ -100,6 +104,8 @@ struct Raw {
     max_bytes: Option<usize>,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    #[serde(default)]
+    bad_rows_to: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +176,12 @@ impl PollConfig {
             }
             policy.timeout = Duration::from_millis(ms);
         }
+        let bad_rows_to = match raw.bad_rows_to.as_deref().map(str::trim).filter(|a| !a.is_empty()) {
+            None => None,
+            Some(a) => Some(
+                EmailAddress::parse("bad_rows_to", a).map_err(|e| bad("the policy".into(), "bad_rows_to", e.reason))?,
+            ),
+        };
         let mut sheets = Vec::new();
         for (i, s) in raw.sheets.into_iter().enumerate() {
             let entry = format!("sheet {}", i + 1);
@@ -225,7 +237,7 @@ impl PollConfig {
             };
             probes.push(Probe { spec, method, url, severity });
         }
-        Ok(Self { sheets, probes, policy })
+        Ok(Self { sheets, probes, policy, bad_rows_to })
     }
 }
 
@@ -248,6 +260,14 @@ mod tests {
         assert_eq!(config.sheets[0].source(), "sheet:desk");
         assert_eq!(config.probes[0].spec.source(), "probe:vpn");
         assert_eq!(config.probes[0].spec.thresholds, Thresholds { open_after: 3, resolve_after: 2 });
+    }
+
+    #[test]
+    fn a_help_desk_address_that_is_not_one_is_refused_naming_the_field() {
+        let e = PollConfig::from_json(SOURCES_VAR, r#"{"bad_rows_to": "the help desk"}"#).unwrap_err();
+        assert!(e.to_string().starts_with("FLARE_POLL_SOURCES: the policy: bad_rows_to "), "{e}");
+        let config = PollConfig::from_json(SOURCES_VAR, r#"{"bad_rows_to": "desk@example.org"}"#).unwrap();
+        assert_eq!(config.bad_rows_to.map(|a| a.to_string()).as_deref(), Some("desk@example.org"));
     }
 
     #[test]

@@ -14,8 +14,11 @@ pub mod fetch;
 mod probe;
 mod sheet;
 
+use std::sync::Arc;
+
+use flare_core::notify::Mailer;
 use flare_core::poll::SheetError;
-use flare_core::{DomainError, IncidentService, StoreError};
+use flare_core::{DomainError, EmailAddress, IncidentService, StoreError};
 use serde::Serialize;
 use tracing::error;
 
@@ -71,18 +74,32 @@ pub struct RunFailed {
     pub names: String,
 }
 
+/// Where a sheet's bad rows are mailed: the help desk's address, through the host's mailer.
+#[derive(Debug, Clone)]
+pub struct BadRowMail {
+    pub mailer: Arc<dyn Mailer>,
+    pub to: EmailAddress,
+}
+
 /// The configured sources and what they need to run.
 #[derive(Debug, Clone)]
 pub struct Poller {
     service: IncidentService,
     fetcher: Fetcher,
     config: PollConfig,
+    bad_row_mail: Option<BadRowMail>,
 }
 
 impl Poller {
     pub fn new(service: IncidentService, config: PollConfig) -> Result<Self, FetchError> {
         let fetcher = Fetcher::new(config.policy.clone())?;
-        Ok(Self { service, fetcher, config })
+        Ok(Self { service, fetcher, config, bad_row_mail: None })
+    }
+
+    /// Mails each run's new bad rows to the help desk, each row once: in the run that first records it.
+    pub fn with_bad_row_mail(mut self, mail: BadRowMail) -> Self {
+        self.bad_row_mail = Some(mail);
+        self
     }
 
     pub fn config(&self) -> &PollConfig {
@@ -130,7 +147,7 @@ impl Poller {
 
     /// One run of one sheet.
     pub async fn poll_sheet(&self, sheet: &SheetSource) -> Result<SheetReport, PollError> {
-        sheet::run(&self.service, &self.fetcher, sheet).await
+        sheet::run(&self.service, &self.fetcher, sheet, self.bad_row_mail.as_ref()).await
     }
 
     /// One check of one probe.

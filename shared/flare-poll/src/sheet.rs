@@ -1,18 +1,22 @@
 //! One run of one sheet: fetch it (sending back the validators it gave), stop if the body is unchanged, then
 //! apply each row not handled before through the incident service, as its own principal, under the row's
 //! idempotency key. A bad row is recorded with its row number, field and reason, and never blocks the rows
-//! after it; a store that fails stops the run, and the rows not yet handled are tried again next run.
+//! after it; a store that fails stops the run, and the rows not yet handled are tried again next run. The
+//! rows a run newly records as bad go to the help desk in one mail, when it is configured: each row is mailed
+//! by the run that records it, and no later run, so at most once (a mail that fails is logged; the rows stay
+//! in `flare poll status` and the API).
 
+use flare_core::notify::Mail;
 use flare_core::poll::{
-    BadRow, RowCommand, RowContext, SheetRow, SourceState, column_of_field, parse_sheet, row_command,
+    BadRow, RowCommand, RowContext, SheetRow, SourceState, column_of_field, parse_sheet, render_bad_rows, row_command,
 };
-use flare_core::{Actor, DomainError, IncidentService, StoreError};
+use flare_core::{Actor, DomainError, IncidentService, StoreError, error_chain};
 use serde::Serialize;
 use tracing::{info, warn};
 
-use crate::PollError;
 use crate::config::SheetSource;
 use crate::fetch::{FetchRequest, Fetcher};
+use crate::{BadRowMail, PollError};
 
 /// What one sheet run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -23,21 +27,59 @@ pub struct SheetReport {
     pub applied: u64,
     /// Rows newly recorded as bad in this run.
     pub bad: u64,
+    /// This run's bad rows were mailed to the help desk.
+    pub bad_rows_mailed: bool,
 }
 
 pub(crate) async fn run(
     service: &IncidentService,
     fetcher: &Fetcher,
     sheet: &SheetSource,
+    mail: Option<&BadRowMail>,
 ) -> Result<SheetReport, PollError> {
     let store = service.store();
     let source = sheet.source();
     let mut state = store.poll_source(&source).await?.unwrap_or_else(|| SourceState::new(&source));
     state.last_run = Some(service.clock().now());
-    let outcome = apply(service, fetcher, sheet, &mut state).await;
+    let mut bad_rows = Vec::new();
+    let outcome = apply(service, fetcher, sheet, &mut state, &mut bad_rows).await;
     state.last_error = outcome.as_ref().err().map(|e| flare_core::error_chain(e));
     store.put_poll_source(&state).await?;
-    outcome
+    // Also when the run stopped half-way: the rows it recorded as bad are never recorded, nor mailed, again.
+    let mailed = match mail {
+        Some(mail) if !bad_rows.is_empty() => mail_bad_rows(mail, &source, &bad_rows).await,
+        _ => false,
+    };
+    outcome.map(|report| SheetReport { bad_rows_mailed: mailed, ..report })
+}
+
+/// Mails `rows` to the help desk; whether it went.
+async fn mail_bad_rows(mail: &BadRowMail, source: &str, rows: &[BadRow]) -> bool {
+    let sent = match render_bad_rows(source, rows) {
+        Ok(rendered) => {
+            let message = Mail {
+                to: mail.to.clone(),
+                subject: rendered.subject,
+                html: rendered.html,
+                text: rendered.text,
+                inline: vec![],
+            };
+            mail.mailer.send_one(&message).await.map_err(|e| error_chain(&e))
+        }
+        Err(e) => Err(error_chain(&e)),
+    };
+    match sent {
+        Ok(()) => true,
+        Err(chain) => {
+            warn!(
+                source,
+                rows = rows.len(),
+                error.cause_chain = chain,
+                "the bad rows could not be mailed to the help desk"
+            );
+            false
+        }
+    }
 }
 
 async fn apply(
@@ -45,6 +87,7 @@ async fn apply(
     fetcher: &Fetcher,
     sheet: &SheetSource,
     state: &mut SourceState,
+    bad_rows: &mut Vec<BadRow>,
 ) -> Result<SheetReport, PollError> {
     let request = FetchRequest {
         etag: state.etag.as_deref(),
@@ -85,6 +128,7 @@ async fn apply(
                 let bad = BadRow { source: source.clone(), row: row.number, key: key.clone(), field, reason, at };
                 warn!(source = %source, row = bad.row, field = %bad.field, reason = %bad.reason, "bad sheet row");
                 store.mark_row(&source, &key, Some(&bad)).await?;
+                bad_rows.push(bad);
                 report.bad += 1;
             }
         }

@@ -52,6 +52,11 @@ fn reporter_for(backend: &Backend, mailer: Arc<dyn Mailer>, stakeholders: &[&str
     Reporter::new(backend.service(), mailer, settings)
 }
 
+/// Monday 2026-11-23, 07:00 UTC: the digest sent then covers the week of the 16th, which holds NOW (Sunday).
+fn digest_monday() -> OffsetDateTime {
+    OffsetDateTime::new_utc(time::macros::date!(2026 - 11 - 23), time::Time::from_hms(7, 0, 0).unwrap())
+}
+
 /// Opens an incident on the VPN at the clock's time.
 async fn open(service: &IncidentService, title: &str) -> TicketNumber {
     let now = service.clock().now();
@@ -211,6 +216,30 @@ mod smtp {
             assert_eq!(report_deliveries(&backend, ticket).await.len(), 2, "one claim and one record of who got it");
         }
     }
+
+    #[tokio::test]
+    async fn two_overlapping_digest_runs_send_the_digest_once_and_the_ledger_shows_who_got_it() {
+        let (backend, tag) = (support::sqlite().await, tag());
+        catalog(&backend, &tag).await;
+        let service = backend.service();
+        let ticket = open(&service, "VPN down").await;
+        resolve(&service, ticket).await;
+        backend.clock.set(digest_monday());
+        let (one, two) = (reporter(&backend, Arc::new(mailer()), &tag), reporter(&backend, Arc::new(mailer()), &tag));
+
+        let (a, b) = tokio::join!(one.send_digest(), two.send_digest());
+
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!([a.sent_before, b.sent_before].iter().filter(|before| **before).count(), 1, "{a:?} {b:?}");
+        assert_eq!(a.sent.len() + b.sent.len(), 2, "the owner and the stakeholder, once");
+        assert_eq!(received(&tag, 2).await.len(), 2);
+        let ledger = one.last_week_deliveries().await.unwrap();
+        assert_eq!(ledger.iter().map(|d| d.batch).collect::<Vec<_>>(), [1, 2], "one claim and one result");
+        let mut sent = ledger[1].sent.clone();
+        sent.sort();
+        assert_eq!(sent, [format!("boss-{tag}@example.org"), format!("owner-{tag}@example.org")]);
+        assert!(one.send_digest().await.unwrap().sent_before, "a later run sends nothing");
+    }
 }
 
 mod ses {
@@ -264,6 +293,28 @@ mod ses {
     }
 
     #[tokio::test]
+    async fn on_dynamodb_a_retried_digest_run_sends_nothing_again() {
+        let backend = support::dynamodb().await;
+        let tag = support::unique_suffix();
+        catalog(&backend, &tag).await;
+        let service = backend.service();
+        let ticket = open(&service, "VPN down").await;
+        resolve(&service, ticket).await;
+        backend.clock.set(digest_monday());
+        let (mailer, sender) = ses_mailer().await;
+        let reporter = reporter(&backend, mailer, &tag);
+
+        let first = reporter.send_digest().await.unwrap();
+        let retried = reporter.send_digest().await.unwrap();
+
+        assert_eq!((first.sent.len(), first.sent_before), (2, false));
+        assert_eq!((retried.sent.len(), retried.sent_before), (0, true));
+        assert_eq!(moto_raw_messages(&sender).await.len(), 2, "one digest each for the owner and the stakeholder");
+        let ledger = reporter.last_week_deliveries().await.unwrap();
+        assert_eq!(ledger.iter().map(|d| (d.batch, d.sent.len())).collect::<Vec<_>>(), [(1, 0), (2, 2)]);
+    }
+
+    #[tokio::test]
     async fn the_digest_carries_its_chart_inline_and_escapes_a_hostile_title() {
         let backend = support::sqlite().await;
         let tag = support::unique_suffix();
@@ -272,9 +323,7 @@ mod ses {
         // NOW is Sunday 2026-11-22; the digest sent on Monday the 23rd covers the week of the 16th.
         let ticket = open(&service, "<img src=x onerror=alert(1)>").await;
         resolve(&service, ticket).await;
-        backend
-            .clock
-            .set(OffsetDateTime::new_utc(time::macros::date!(2026 - 11 - 23), time::Time::from_hms(7, 0, 0).unwrap()));
+        backend.clock.set(digest_monday());
         let (mailer, sender) = ses_mailer().await;
 
         let run = reporter(&backend, mailer, &tag).send_digest().await.unwrap();

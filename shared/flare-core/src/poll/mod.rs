@@ -7,8 +7,10 @@
 //! - `row`: one sheet row turned into the same commands the form sends, or a bad row naming its field.
 //! - `probe`: a health probe's thresholds, and the state machine that opens one incident after enough
 //!   consecutive failures and resolves it after enough consecutive successes.
+//! - `mail`: the mail that tells the help desk about a run's bad rows.
 //! - this file: the per-source state, bad rows and check results the store keeps.
 
+mod mail;
 mod probe;
 mod row;
 mod sheet;
@@ -21,6 +23,7 @@ use time::OffsetDateTime;
 use crate::error::StoreError;
 use crate::timefmt::serde_rfc3339;
 
+pub use mail::render_bad_rows;
 pub use probe::{CheckOutcome, ProbeDecision, ProbeSpec, ProbeState, Thresholds};
 pub use row::{Action, BadRowReason, RowCommand, RowContext, column_of_field, row_command};
 pub use sheet::{Column, SheetError, SheetFormat, SheetRow, match_options, parse_sheet};

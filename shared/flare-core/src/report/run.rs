@@ -8,7 +8,8 @@
 //! it, who was refused for good, and who the mail service deferred (throttled or unreachable): a later run
 //! sends to those alone, as batches 3 and 4 (claim, result), and so on up to [`ATTEMPTS_MAX`] attempts. The
 //! price of claiming first is at most once: a crash between a claim and its result loses that attempt, which the
-//! log shows; mailing everyone twice is the worse failure for a report.
+//! log shows; mailing everyone twice is the worse failure for a report. The weekly digest goes the same way,
+//! recorded under its week ([`DigestDelivery`]) rather than under an incident.
 //!
 //! Finding candidates is a window read over the last [`LOOKBACK_DAYS`] days before the delay, never a scan.
 
@@ -26,7 +27,7 @@ use crate::config::{ConfigError, Env};
 use crate::error::{StoreError, error_chain};
 use crate::field::ValidationErrors;
 use crate::incident::Incident;
-use crate::ledger::{Delivery, DeliveryChannel, Refused};
+use crate::ledger::{Delivery, DeliveryChannel, DigestDelivery, Refused};
 use crate::notify::{InlineImage, Mail, Mailer, NotifyError};
 use crate::service::IncidentService;
 use crate::values::{EmailAddress, Status, TicketNumber};
@@ -45,9 +46,8 @@ pub const ATTEMPTS_MAX: u32 = 4;
 const DEFERRED: &str = "deferred: ";
 
 /// The recipients a result batch deferred.
-fn deferred(result: &Delivery) -> Vec<EmailAddress> {
-    result
-        .refused
+fn deferred(refused: &[Refused]) -> Vec<EmailAddress> {
+    refused
         .iter()
         .filter(|r| r.reason.starts_with(DEFERRED))
         .filter_map(|r| EmailAddress::parse("to", &r.to).ok())
@@ -130,6 +130,8 @@ pub struct DigestRun {
     pub to: OffsetDateTime,
     pub sent: Vec<EmailAddress>,
     pub failed: Vec<EmailAddress>,
+    /// The ledger shows this week's digest sent, or claimed by another run, already: this run sent nothing.
+    pub sent_before: bool,
 }
 
 /// Sends post-incident reports and weekly digests.
@@ -156,7 +158,7 @@ impl Reporter {
             if incident.status != Status::Resolved || incident.resolved_at.is_none_or(|r| r > due_by) {
                 continue;
             }
-            self.report(&incident, now, &mut run).await?;
+            self.report(&incident, &mut run).await?;
         }
         Ok(run)
     }
@@ -183,39 +185,46 @@ impl Reporter {
 
     /// One incident's report: rendered, claimed, sent and recorded, once. A later run sends it again only to
     /// recipients the mail service deferred (throttled, down), up to [`ATTEMPTS_MAX`] attempts.
-    async fn report(&self, incident: &Incident, now: OffsetDateTime, run: &mut ReportsRun) -> Result<(), ReportError> {
-        let store = self.service.store();
+    async fn report(&self, incident: &Incident, run: &mut ReportsRun) -> Result<(), ReportError> {
         let ticket = incident.ticket;
-        let deliveries = store.deliveries(ticket).await?;
+        let deliveries = self.service.store().deliveries(ticket).await?;
         let done: Vec<&Delivery> =
             deliveries.iter().filter(|d| d.channel == DeliveryChannel::Report && d.seq == WHOLE_INCIDENT).collect();
-        // Batches come in pairs, a claim then its result. An odd count is an attempt under way, or one that
-        // crashed between its claim and its result: either way not this run's to repeat.
-        let attempts = u32::try_from(done.len() / 2).unwrap_or(u32::MAX);
-        if done.len() % 2 == 1 || attempts >= ATTEMPTS_MAX {
-            return Ok(());
-        }
         // Checked before rendering, so a report already sent costs one ledger read per run, nothing more.
-        let owed = done.last().map(|result| deferred(result));
-        if owed.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(());
-        }
+        let Some(owed) = owed(done.len(), done.last().map(|d| d.refused.as_slice())) else { return Ok(()) };
         let (rendered, systems) = self.render_with(incident, &deliveries).await?;
-        let recipients = owed.unwrap_or_else(|| self.recipients(&systems));
-
-        let claim = delivery(ticket, 2 * attempts + 1, now, vec![], vec![]);
-        match store.record_delivery(&claim).await {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists { .. }) => {
-                run.already_claimed += 1;
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
-        }
+        let recipients = owed.recipients.unwrap_or_else(|| self.recipients(&systems));
         if recipients.is_empty() {
             warn!(%ticket, "no system owner or stakeholder to send the post-incident report to");
         }
-        let (sent, failed) = self.mail(&rendered, &recipients, vec![]).await;
+        match self.send_attempt(Mailing::Report(ticket), owed.attempt, &rendered, &recipients, vec![]).await? {
+            None => run.already_claimed += 1,
+            Some((sent, failed)) => {
+                info!(%ticket, attempt = owed.attempt + 1, sent = sent.len(), failed = failed.len(), "post-incident report sent");
+                run.sent.push(ticket);
+                run.failed.extend(failed.into_iter().map(|to| (ticket, to)));
+            }
+        }
+        Ok(())
+    }
+
+    /// Attempt `attempt` (0, 1, …) of `mailing`: claimed in the ledger, mailed to `recipients`, and recorded
+    /// with who got it. `None` when another run claimed this attempt first and nothing was sent.
+    async fn send_attempt(
+        &self,
+        mailing: Mailing,
+        attempt: u32,
+        rendered: &Rendered,
+        recipients: &[EmailAddress],
+        inline: Vec<InlineImage>,
+    ) -> Result<Option<(Vec<EmailAddress>, Vec<EmailAddress>)>, ReportError> {
+        let now = self.service.clock().now();
+        match self.record(mailing, 2 * attempt + 1, now, vec![], vec![]).await {
+            Ok(()) => {}
+            Err(StoreError::AlreadyExists { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        let (sent, failed) = self.mail(rendered, recipients, inline).await;
         let refused = failed
             .iter()
             .map(|(to, e)| {
@@ -224,15 +233,35 @@ impl Reporter {
             })
             .collect();
         let at = self.service.clock().now();
-        let record = delivery(ticket, 2 * attempts + 2, at, sent.iter().map(ToString::to_string).collect(), refused);
-        if let Err(e) = store.record_delivery(&record).await {
+        let sent_to = sent.iter().map(ToString::to_string).collect();
+        if let Err(e) = self.record(mailing, 2 * attempt + 2, at, sent_to, refused).await {
             // The mail went out and the claim stands, so nothing is sent twice; only the list of who got it is lost.
-            error!(%ticket, error.cause_chain = error_chain(&e), "the post-incident report was sent but not recorded");
+            error!(%mailing, error.cause_chain = error_chain(&e), "mail was sent but not recorded in the ledger");
         }
-        info!(%ticket, attempt = attempts + 1, sent = sent.len(), failed = failed.len(), "post-incident report sent");
-        run.sent.push(ticket);
-        run.failed.extend(failed.into_iter().map(|(to, _)| (ticket, to)));
-        Ok(())
+        Ok(Some((sent, failed.into_iter().map(|(to, _)| to).collect())))
+    }
+
+    /// Writes one batch of `mailing` to the ledger.
+    async fn record(
+        &self,
+        mailing: Mailing,
+        batch: u32,
+        at: OffsetDateTime,
+        sent: Vec<String>,
+        refused: Vec<Refused>,
+    ) -> Result<(), StoreError> {
+        let calls = u32::try_from(sent.len() + refused.len()).unwrap_or(u32::MAX);
+        let store = self.service.store();
+        match mailing {
+            Mailing::Report(ticket) => {
+                let channel = DeliveryChannel::Report;
+                let delivery = Delivery { ticket, seq: WHOLE_INCIDENT, channel, batch, at, sent, refused, calls };
+                store.record_delivery(&delivery).await
+            }
+            Mailing::Digest(week) => {
+                store.record_digest(&DigestDelivery { week, batch, at, sent, refused, calls }).await
+            }
+        }
     }
 
     /// Renders an incident's report as it would go out now, without claiming or sending it (`flare report
@@ -304,27 +333,48 @@ impl Reporter {
     }
 
     /// Sends the digest of the last whole week (Monday to Monday, UTC) before now to the stakeholders and the
-    /// owners of the systems that had incidents that week.
+    /// owners of the systems that had incidents that week, once: the ledger's claim makes a second run, or one
+    /// overlapping this one, send nothing; a later run resends only to recipients the mail service deferred.
     #[instrument(skip_all)]
     pub async fn send_digest(&self) -> Result<DigestRun, ReportError> {
-        let (digest, from, to, week) = self.digest().await?;
-        let affected = self.systems_of(&week).await?;
-        let recipients = self.recipients(&affected);
+        let (from, to) = last_week(self.service.clock().now());
+        let mut run = DigestRun { from, to, sent: vec![], failed: vec![], sent_before: false };
+        let batches = self.service.store().digest_deliveries(from).await?;
+        let Some(owed) = owed(batches.len(), batches.last().map(|b| b.refused.as_slice())) else {
+            run.sent_before = true;
+            return Ok(run);
+        };
+        let (digest, week) = self.digest(from, to).await?;
+        let recipients = match owed.recipients {
+            Some(deferred) => deferred,
+            None => self.recipients(&self.systems_of(&week).await?),
+        };
         let chart = InlineImage { content_id: DIGEST_CHART_CID.to_string(), png: digest.chart_png };
-        let (sent, failed) = self.mail(&digest.rendered, &recipients, vec![chart]).await;
-        info!(sent = sent.len(), failed = failed.len(), "weekly digest sent");
-        Ok(DigestRun { from, to, sent, failed: failed.into_iter().map(|(to, _)| to).collect() })
+        let mailing = Mailing::Digest(from);
+        match self.send_attempt(mailing, owed.attempt, &digest.rendered, &recipients, vec![chart]).await? {
+            None => run.sent_before = true,
+            Some((sent, failed)) => {
+                info!(attempt = owed.attempt + 1, sent = sent.len(), failed = failed.len(), "weekly digest sent");
+                (run.sent, run.failed) = (sent, failed);
+            }
+        }
+        Ok(run)
+    }
+
+    /// The ledger's record of last week's digest, by batch: empty until a run has claimed it.
+    pub async fn last_week_deliveries(&self) -> Result<Vec<DigestDelivery>, ReportError> {
+        let (from, _) = last_week(self.service.clock().now());
+        Ok(self.service.store().digest_deliveries(from).await?)
     }
 
     /// Renders last week's digest without sending it (`flare report preview`).
     pub async fn render_last_week(&self) -> Result<Digest, ReportError> {
-        Ok(self.digest().await?.0)
+        let (from, to) = last_week(self.service.clock().now());
+        Ok(self.digest(from, to).await?.0)
     }
 
-    /// Last week's digest, its bounds, and the incidents that started in it.
-    async fn digest(&self) -> Result<(Digest, OffsetDateTime, OffsetDateTime, Vec<Incident>), ReportError> {
-        let now = self.service.clock().now();
-        let (from, to) = last_week(now);
+    /// The digest of the week `[from, to)`, and the incidents that started in it.
+    async fn digest(&self, from: OffsetDateTime, to: OffsetDateTime) -> Result<(Digest, Vec<Incident>), ReportError> {
         let query = WindowQuery { limit: crate::limits::PAGE_MAX, ..WindowQuery::new(Window::new(from, to)?) };
         let incidents = self.all_pages(query).await?;
         let mut with_timelines = Vec::with_capacity(incidents.len());
@@ -337,7 +387,7 @@ impl Reporter {
         let systems = self.service.store().list_systems().await?;
         let input =
             DigestInput { from, to, incidents: &with_timelines, systems: &systems, links: &self.settings.links };
-        Ok((render_digest(&input)?, from, to, week))
+        Ok((render_digest(&input)?, week))
     }
 }
 
@@ -349,15 +399,46 @@ pub fn last_week(now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
     (to - Duration::days(7), to)
 }
 
-fn delivery(
-    ticket: TicketNumber,
-    batch: u32,
-    at: OffsetDateTime,
-    sent: Vec<String>,
-    refused: Vec<Refused>,
-) -> Delivery {
-    let calls = u32::try_from(sent.len() + refused.len()).unwrap_or(u32::MAX);
-    Delivery { ticket, seq: WHOLE_INCIDENT, channel: DeliveryChannel::Report, batch, at, sent, refused, calls }
+/// Where one mailing's attempts are recorded: an incident's report, or the digest of the week starting then.
+#[derive(Debug, Clone, Copy)]
+enum Mailing {
+    Report(TicketNumber),
+    Digest(OffsetDateTime),
+}
+
+impl std::fmt::Display for Mailing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Report(ticket) => write!(f, "the post-incident report of {ticket}"),
+            Self::Digest(week) => write!(f, "the digest of the week of {}", week.date()),
+        }
+    }
+}
+
+/// What is still owed of one mailing.
+#[derive(Debug, PartialEq, Eq)]
+struct Owed {
+    /// The attempt to make: 0 for the first.
+    attempt: u32,
+    /// Whom to send it to: `None` for everyone (the first attempt), else those the mail service deferred.
+    recipients: Option<Vec<EmailAddress>>,
+}
+
+/// What is owed of a mailing whose ledger holds `batches` batches, the last one's refusals being `last`: `None`
+/// when nothing is. Batches come in pairs, a claim then its result. An odd count is an attempt under way, or one
+/// that crashed between its claim and its result: either way not this run's to repeat.
+fn owed(batches: usize, last: Option<&[Refused]>) -> Option<Owed> {
+    let attempt = u32::try_from(batches / 2).unwrap_or(u32::MAX);
+    if batches % 2 == 1 || attempt >= ATTEMPTS_MAX {
+        return None;
+    }
+    match last {
+        None => Some(Owed { attempt, recipients: None }),
+        Some(refused) => {
+            let deferred = deferred(refused);
+            (!deferred.is_empty()).then_some(Owed { attempt, recipients: Some(deferred) })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -382,6 +463,29 @@ mod tests {
         let settings =
             ReportSettings::from_env(&Env::from_lookup(|_: &str| None), "https://flare.example.org").unwrap();
         assert_eq!(settings.delay, Duration::hours(24));
+    }
+
+    #[test]
+    fn a_mailing_with_no_batches_is_owed_to_everyone() {
+        assert_eq!(owed(0, None), Some(Owed { attempt: 0, recipients: None }));
+    }
+
+    #[test]
+    fn a_claim_without_its_result_is_not_repeated() {
+        assert_eq!(owed(1, Some(&[])), None);
+    }
+
+    #[test]
+    fn only_the_recipients_the_mail_service_deferred_are_owed_again() {
+        let refused = [
+            Refused { to: "busy@example.org".into(), reason: format!("{DEFERRED}throttled") },
+            Refused { to: "gone@example.org".into(), reason: "mailbox unavailable".into() },
+        ];
+        let again = owed(2, Some(&refused)).unwrap();
+        assert_eq!(again.attempt, 1);
+        assert_eq!(again.recipients.unwrap(), [EmailAddress::parse("to", "busy@example.org").unwrap()]);
+        assert_eq!(owed(2, Some(&refused[1..])), None, "a refusal for good is not tried again");
+        assert_eq!(owed(2 * ATTEMPTS_MAX as usize, Some(&refused)), None, "nor anything after the last attempt");
     }
 
     #[test]

@@ -13,8 +13,9 @@ use flare_core::poll::{BadRow, PollStore, ProbeCheck, SourceState};
 use flare_core::text::{PersonName, SystemName};
 use flare_core::{AccessStore, CatalogStore, IncidentStore, NewIncident};
 use flare_core::{
-    ApiKey, ApiKeyHash, Clock, Delivery, IdempotencyKey, Incident, IncidentService, LedgerStore, Page, Scope, Source,
-    Store, StoreError, Subscriber, System, SystemId, TicketNumber, TimelineEvent, User, Username, WindowQuery,
+    ApiKey, ApiKeyHash, Clock, Delivery, DigestDelivery, IdempotencyKey, Incident, IncidentService, LedgerStore, Page,
+    Scope, Source, Store, StoreError, Subscriber, System, SystemId, TicketNumber, TimelineEvent, User, Username,
+    WindowQuery,
 };
 use flare_http::{AppState, HttpConfig, SessionKey};
 use serde_json::Value;
@@ -362,6 +363,12 @@ impl LedgerStore for BrokenStore {
         outage()
     }
     async fn deliveries(&self, _: TicketNumber) -> Result<Vec<Delivery>, StoreError> {
+        outage()
+    }
+    async fn record_digest(&self, _: &DigestDelivery) -> Result<(), StoreError> {
+        outage()
+    }
+    async fn digest_deliveries(&self, _: OffsetDateTime) -> Result<Vec<DigestDelivery>, StoreError> {
         outage()
     }
 }
