@@ -246,14 +246,7 @@ mod ses {
     use super::*;
 
     async fn moto_raw_messages(sender: &EmailAddress) -> Vec<Value> {
-        let data: Value = reqwest::get(format!("{}/moto-api/data.json", support::moto_endpoint()))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let all = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
-        all.into_iter().filter(|m| m["source"] == sender.as_str()).collect()
+        support::moto_raw_messages(sender.as_str()).await
     }
 
     /// An SES mailer from a sender moto has verified.

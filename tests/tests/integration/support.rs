@@ -52,6 +52,14 @@ pub fn moto_endpoint() -> String {
     })
 }
 
+/// The raw messages moto's SES recorded from `sender`, oldest first.
+pub async fn moto_raw_messages(sender: &str) -> Vec<serde_json::Value> {
+    let data: serde_json::Value =
+        reqwest::get(format!("{}/moto-api/data.json", moto_endpoint())).await.unwrap().json().await.unwrap();
+    let all = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
+    all.into_iter().filter(|m| m["source"] == sender).collect()
+}
+
 /// A fresh table in DynamoDB Local. Fails loudly when the endpoint is not configured: run `scripts/test`.
 pub async fn dynamodb() -> Backend {
     let endpoint = dynamodb_endpoint();
