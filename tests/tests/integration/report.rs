@@ -57,6 +57,15 @@ fn digest_monday() -> OffsetDateTime {
     OffsetDateTime::new_utc(time::macros::date!(2026 - 11 - 23), time::Time::from_hms(7, 0, 0).unwrap())
 }
 
+/// The catalog, and one incident on the VPN opened and resolved at the clock's time.
+async fn one_resolved(backend: &Backend, tag: &str, title: &str) -> TicketNumber {
+    catalog(backend, tag).await;
+    let service = backend.service();
+    let ticket = open(&service, title).await;
+    resolve(&service, ticket).await;
+    ticket
+}
+
 /// Opens an incident on the VPN at the clock's time.
 async fn open(service: &IncidentService, title: &str) -> TicketNumber {
     let now = service.clock().now();
@@ -166,10 +175,7 @@ mod smtp {
     #[tokio::test]
     async fn a_recipient_the_server_defers_is_tried_again_on_later_runs_and_nobody_else_gets_a_second_copy() {
         let (backend, tag) = (support::sqlite().await, tag());
-        catalog(&backend, &tag).await;
-        let service = backend.service();
-        let ticket = open(&service, "VPN down").await;
-        resolve(&service, ticket).await;
+        let ticket = one_resolved(&backend, &tag, "VPN down").await;
         backend.clock.set(NOW + DELAY);
         let (busy, gone) = (format!("busy-{tag}@example.org"), format!("reject-{tag}@example.org"));
         let reporter = reporter_for(&backend, Arc::new(mailer()), &[&busy, &gone]);
@@ -220,10 +226,7 @@ mod smtp {
     #[tokio::test]
     async fn two_overlapping_digest_runs_send_the_digest_once_and_the_ledger_shows_who_got_it() {
         let (backend, tag) = (support::sqlite().await, tag());
-        catalog(&backend, &tag).await;
-        let service = backend.service();
-        let ticket = open(&service, "VPN down").await;
-        resolve(&service, ticket).await;
+        one_resolved(&backend, &tag, "VPN down").await;
         backend.clock.set(digest_monday());
         let (one, two) = (reporter(&backend, Arc::new(mailer()), &tag), reporter(&backend, Arc::new(mailer()), &tag));
 
@@ -261,10 +264,7 @@ mod ses {
     async fn on_dynamodb_a_report_goes_out_once_through_ses_to_the_owner_and_the_stakeholder_only() {
         let backend = support::dynamodb().await;
         let tag = support::unique_suffix();
-        catalog(&backend, &tag).await;
-        let service = backend.service();
-        let ticket = open(&service, "VPN down").await;
-        resolve(&service, ticket).await;
+        let ticket = one_resolved(&backend, &tag, "VPN down").await;
         backend.clock.set(NOW + DELAY);
         let (mailer, sender) = ses_mailer().await;
         let reporter = reporter(&backend, mailer, &tag);
@@ -289,10 +289,7 @@ mod ses {
     async fn on_dynamodb_a_retried_digest_run_sends_nothing_again() {
         let backend = support::dynamodb().await;
         let tag = support::unique_suffix();
-        catalog(&backend, &tag).await;
-        let service = backend.service();
-        let ticket = open(&service, "VPN down").await;
-        resolve(&service, ticket).await;
+        one_resolved(&backend, &tag, "VPN down").await;
         backend.clock.set(digest_monday());
         let (mailer, sender) = ses_mailer().await;
         let reporter = reporter(&backend, mailer, &tag);
