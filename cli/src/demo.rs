@@ -4,13 +4,17 @@
 //! duplicates it.
 //!
 //! The history is a fixed table rather than random draws, so every start of the demo shows the same story and a
-//! screenshot can be compared with the last one. Times are relative to the moment of seeding.
+//! screenshot can be compared with the last one. Times are relative to the moment of seeding, and each change is
+//! recorded at its own time in the past (a clock the seeding moves), so timelines, reports and the digest's
+//! measures read as they would for real incidents.
 
 use flare_core::text::{Description, Message, PersonName, SystemName, Title};
 use flare_core::{
     Actor, ActorKind, AffectedSystem, Channel, Command, EmailAddress, Impact, IncidentService, OpenIncident,
     ResolveIncident, Severity, Source, Status, Subscriber, System, SystemId, UpdateIncident,
 };
+use std::sync::{Arc, Mutex, PoisonError};
+
 use time::{Duration, OffsetDateTime};
 
 const SYSTEMS: &[(&str, &str, &str)] = &[
@@ -38,7 +42,7 @@ struct Past {
     title: &'static str,
     description: &'static str,
     engineer: &'static str,
-    /// An update posted halfway through, if any.
+    /// An update posted once the cause is known, if any.
     update: Option<&'static str>,
     /// What the resolution said.
     fix: &'static str,
@@ -154,12 +158,32 @@ pub(crate) async fn seed(service: &IncidentService) -> anyhow::Result<bool> {
         store.put_subscriber(&Subscriber::new(system.id, Some(email), None, None)?).await?;
     }
     let now = service.clock().now();
+    let clock = Arc::new(PastClock(Mutex::new(now)));
+    let past_service = IncidentService::new(store.clone(), clock.clone());
     for (n, past) in HISTORY.iter().enumerate() {
         let (id, name) = AGENTS[n % AGENTS.len()];
         let agent = Actor { kind: ActorKind::User, id: id.to_owned(), name: name.to_owned() };
-        open(service, past, now, &agent).await?;
+        // Agents log an outage a few minutes after it starts, as a help desk does once the calls come in.
+        let detected_after = Duration::minutes(4 + 3 * (n as i64 % 4));
+        open(&past_service, &clock, past, now, detected_after, &agent).await?;
     }
     Ok(true)
+}
+
+/// The clock the demo's changes are recorded by: set to each change's moment in the past before it is made.
+#[derive(Debug)]
+struct PastClock(Mutex<OffsetDateTime>);
+
+impl PastClock {
+    fn set(&self, at: OffsetDateTime) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = at;
+    }
+}
+
+impl flare_core::Clock for PastClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The service desk agents who log the demo's incidents, so its timelines name people as real ones do.
@@ -167,9 +191,18 @@ const AGENTS: &[(&str, &str)] =
     &[("sam.okafor", "Sam Okafor"), ("lena.fischer", "Lena Fischer"), ("raj.patel", "Raj Patel")];
 
 /// Opens one incident of the history as `actor`, posts its update and resolves it when it is over, each at its
-/// own time.
-async fn open(service: &IncidentService, past: &Past, now: OffsetDateTime, actor: &Actor) -> anyhow::Result<()> {
+/// own time, never later than `now`.
+async fn open(
+    service: &IncidentService,
+    clock: &PastClock,
+    past: &Past,
+    now: OffsetDateTime,
+    detected_after: Duration,
+    actor: &Actor,
+) -> anyhow::Result<()> {
     let started_at = now - Duration::hours(past.hours_ago);
+    let ended_at = past.minutes.map(|m| started_at + Duration::minutes(m));
+    let opened_at = (started_at + detected_after).min(ended_at.unwrap_or(now)).min(now);
     let systems = past
         .systems
         .iter()
@@ -191,18 +224,23 @@ async fn open(service: &IncidentService, past: &Past, now: OffsetDateTime, actor
         source: Source::new(Channel::Cli),
         notify: false,
     };
+    clock.set(opened_at);
     let ticket = service.open(open, actor, None).await?.ticket;
     if let Some(update) = past.update {
+        // The first update comes within the half hour, or halfway through a shorter outage.
+        let half: Duration = (ended_at.unwrap_or(now) - opened_at) / 2;
+        clock.set(opened_at + half.min(Duration::minutes(25)));
         let mut identified = UpdateIncident::new(ticket);
         identified.status = Some(Status::Identified);
         identified.message = Some(Message::parse("message", update)?);
         service.execute(Command::Update(Box::new(identified)), actor, None).await?;
     }
-    if let Some(minutes) = past.minutes {
+    if let Some(ended_at) = ended_at {
+        clock.set(ended_at.max(opened_at));
         let resolve = ResolveIncident {
             ticket,
             expected_version: None,
-            resolved_at: Some(started_at + Duration::minutes(minutes)),
+            resolved_at: Some(ended_at),
             message: Some(Message::parse("message", past.fix)?),
             root_cause: None,
             notify: false,
