@@ -1,5 +1,5 @@
-//! A client-side probe for the SES and SNS clients: an SDK interceptor that notes each request as it goes on the
-//! wire (retries included), which action it is, how many destinations or entries it carries, and how long the
+//! A client-side probe for the SES and SNS clients: an SDK interceptor that notes each request (retries
+//! included) as its operation starts, which action it is, how many destinations or entries it carries, and how long the
 //! service took to answer. The moto records say *what* arrived; this says *when*, which the send-rate check
 //! needs, and how fast the emulator answers, which says whether it limited the run.
 //!
@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ses::config::interceptors::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    BeforeDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+    BeforeTransmitInterceptorContextRef,
 };
 use aws_sdk_ses::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ses::error::BoxError;
@@ -21,11 +22,13 @@ use aws_smithy_types::config_bag::{Storable, StoreReplace};
 pub struct Call {
     /// The query protocol's `Action`, e.g. `SendBulkTemplatedEmail` or `PublishBatch`.
     pub action: String,
-    /// When the request was handed to the HTTP client.
+    /// When the operation started: the moment the sender's pacer let it go and it called the SDK, before the
+    /// request was serialised and signed (work whose time varies from call to call and would blur the pacing).
     pub at: Instant,
     /// Destinations of a bulk mail, entries of a publish batch, 0 for anything else.
     pub items: usize,
-    /// Until the response's head arrived; `None` when no response came.
+    /// From the request being handed to the HTTP client until the response's head arrived; `None` when no
+    /// response came.
     pub latency: Option<Duration>,
 }
 
@@ -42,11 +45,20 @@ impl CallProbe {
     }
 }
 
-/// Which of the probe's entries the current attempt is, kept in the attempt's config bag.
+/// Which of the probe's entries the current attempt is, and when it went on the wire, kept in the attempt's
+/// config bag.
 #[derive(Debug, Clone, Copy)]
-struct Noted(usize);
+struct Noted(usize, Instant);
 
 impl Storable for Noted {
+    type Storer = StoreReplace<Self>;
+}
+
+/// When the operation started, kept in its config bag until its request is built.
+#[derive(Debug, Clone, Copy)]
+struct Started(Instant);
+
+impl Storable for Started {
     type Storer = StoreReplace<Self>;
 }
 
@@ -66,6 +78,15 @@ impl Intercept for CallProbe {
         "flare-bench call probe"
     }
 
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        cfg.interceptor_state().store_put(Started(Instant::now()));
+        Ok(())
+    }
+
     fn read_before_transmit(
         &self,
         context: &BeforeTransmitInterceptorContextRef<'_>,
@@ -75,9 +96,15 @@ impl Intercept for CallProbe {
         let body = context.request().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
         let action = body.split('&').find_map(|pair| pair.strip_prefix("Action=")).unwrap_or("unknown").to_string();
         let items = items_in(&action, &body);
+        let now = Instant::now();
+        // A retry is its own attempt of the same operation: it counts from when it went out, not from the start.
+        let at = match (cfg.load::<Started>(), cfg.load::<Noted>()) {
+            (Some(&Started(started)), None) => started,
+            _ => now,
+        };
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-        cfg.interceptor_state().store_put(Noted(calls.len()));
-        calls.push(Call { action, at: Instant::now(), items, latency: None });
+        cfg.interceptor_state().store_put(Noted(calls.len(), now));
+        calls.push(Call { action, at, items, latency: None });
         Ok(())
     }
 
@@ -87,10 +114,10 @@ impl Intercept for CallProbe {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(&Noted(index)) = cfg.load::<Noted>() {
+        if let Some(&Noted(index, on_the_wire)) = cfg.load::<Noted>() {
             let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(call) = calls.get_mut(index) {
-                call.latency = Some(call.at.elapsed());
+                call.latency = Some(on_the_wire.elapsed());
             }
         }
         Ok(())
