@@ -12,6 +12,12 @@ VENV="$TOOLS/venv"
 # Schemathesis (the API fuzzer of scripts/schemathesis).
 PY_TOOLS=("aws-sam-cli==1.170.0" "cfn-lint==1.58.0" "cargo-lambda==1.9.2" "moto[server]==5.2.5" "aiosmtpd==1.4.6"
     "schemathesis==4.32.5")
+# checkov, the template's security scan, pinned, in a virtual environment of its own: it pins its own versions of
+# libraries the SAM CLI pins too.
+PY_CHECKOV=("checkov==3.2.470")
+CHECKOV_VENV="$TOOLS/checkov"
+# The Lambda functions' target: SAM builds every function for arm64 (Graviton).
+LAMBDA_TARGET="aarch64-unknown-linux-gnu"
 export SAM_CLI_TELEMETRY=0
 
 mkdir -p "$TOOLS" "$RUN"
@@ -123,6 +129,46 @@ ensure_python_tools() {
         printf '%s\n' "$want" >"$stamp"
     fi
     export PATH="$VENV/bin:$PATH"
+}
+
+# Installs the pinned checkov into its own virtual environment (.tools/checkov) and puts it on PATH.
+ensure_checkov() {
+    local stamp="$CHECKOV_VENV/.flare-tools" want
+    want=$(printf '%s\n' "${PY_CHECKOV[@]}")
+    if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        step "installing ${PY_CHECKOV[*]} into ${CHECKOV_VENV#"$FLARE_ROOT"/}"
+        python3 -m venv "$CHECKOV_VENV" || die "python3 cannot make a virtual environment (install python3-venv)"
+        "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_CHECKOV[@]}" \
+            || die "pip could not install ${PY_CHECKOV[*]}"
+        printf '%s\n' "$want" >"$stamp"
+    fi
+    export PATH="$PATH:$CHECKOV_VENV/bin"
+}
+
+# Makes sure the Rust standard library for the Lambda target is installed, adding it with rustup when it is not.
+ensure_lambda_target() {
+    if ! rustc --print sysroot >/dev/null 2>&1; then
+        die "rustc does not run: install the Rust toolchain"
+    fi
+    if [ ! -d "$(rustc --print sysroot)/lib/rustlib/$LAMBDA_TARGET" ]; then
+        command -v rustup >/dev/null || die "the $LAMBDA_TARGET standard library is missing and there is no rustup to add it"
+        step "adding the Rust target $LAMBDA_TARGET with rustup"
+        rustup target add "$LAMBDA_TARGET" || die "rustup could not add the target $LAMBDA_TARGET"
+    fi
+}
+
+# Builds every function of infra/template.yaml the way `sam build` does for a deploy (cargo-lambda, arm64, zig as
+# the linker), but offline and without --release, into .run/sam-build: the check that the template builds, not
+# the artefacts to ship. The five functions share the workspace's target directory, so the dependencies are
+# cross-compiled once and every function after the first only compiles and links its own crate.
+sam_build_offline() {
+    ensure_lambda_target
+    SAM_BUILD_MODE=debug CARGO_NET_OFFLINE=true sam build --template-file infra/template.yaml \
+        --build-dir "$RUN/sam-build" --beta-features
+    local function
+    for function in IntakeFunction DashboardFunction DispatcherFunction PollerFunction ReporterFunction; do
+        [ -x "$RUN/sam-build/$function/bootstrap" ] || die "sam build made no bootstrap for $function"
+    done
 }
 
 # Starts moto's server (SES v1 and SNS; installed by ensure_python_tools) on a free port, in the background.

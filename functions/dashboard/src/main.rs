@@ -17,7 +17,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let env = secrets.over_process_env();
     let config = flare_aws::lambda::FunctionConfig::from(&env)?;
     let http = HttpConfig::from_lookup(&env)?;
+    let sso = flare_aws::lambda::SsoConfig::from(&env)?;
     let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(None).await, config.table);
     let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
-    lambda_http::run(flare_http::dashboard_router(AppState::new(service, http))).await
+    lambda_http::run(sso.layer(flare_http::dashboard_router(AppState::new(service, http)))).await
 }

@@ -3,10 +3,16 @@
 //!
 //! Every function reads through [`crate::secrets::Secrets::over`], so any of its variables may come from its
 //! Secrets Manager secret (`FLARE_SECRETS_ARN`) instead of the plain environment; the session key always does.
+//!
+//! [`SsoConfig::layer`] is the HTTP functions' one piece of request glue: it turns the claims API Gateway's JWT
+//! authorizer verified into a [`flare_http::SsoUser`].
 
 use flare_core::UnsubscribeKey;
 use flare_core::config::{ConfigError, Env, https_or_loopback};
-use flare_core::{EmailAddress, SessionKey};
+use flare_core::{EmailAddress, Scope, SessionKey};
+use flare_http::SsoUser;
+use lambda_http::request::RequestContext;
+use tower::util::MapRequestLayer;
 
 /// The configuration every DynamoDB-backed function needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +108,56 @@ fn public_url<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<String, Con
     Ok(text.trim_end_matches('/').to_string())
 }
 
+/// How the HTTP functions treat callers that the optional SSO endpoint's JWT authorizer let through.
+///
+/// | variable | holds |
+/// |---|---|
+/// | `FLARE_SSO_DEFAULT_SCOPES` | what a signed-in caller whose token names none of Flare's scopes may do, e.g. `incidents:write`; empty: only read, as staff |
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SsoConfig {
+    pub default_scopes: Vec<Scope>,
+}
+
+impl SsoConfig {
+    pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        const NAME: &str = "FLARE_SSO_DEFAULT_SCOPES";
+        const EXPECTED: &str = "Flare scopes separated by commas or spaces: incidents:read, incidents:write, admin";
+        let listed = env.optional(NAME).unwrap_or_default();
+        let default_scopes = listed
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(|s| Scope::parse(NAME, s).map_err(|_| ConfigError::Invalid { name: NAME, expected: EXPECTED }))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { default_scopes })
+    }
+
+    /// `router`, with each request's [`SsoUser`] taken from its API Gateway request context.
+    pub fn layer(&self, router: axum::Router) -> axum::Router {
+        let defaults = self.default_scopes.clone();
+        router.layer(MapRequestLayer::new(move |request| with_sso_user(request, &defaults)))
+    }
+}
+
+/// The request with the caller API Gateway's JWT authorizer verified, if it did. The claims are read only from
+/// the request context, which API Gateway writes and lambda_http decodes from the event; an `SsoUser` that got
+/// into the extensions any other way is removed. Without an authorizer on the route there is no `jwt` in the
+/// context, so the request goes on as anonymous, a key or a session, as in `flare serve`.
+pub fn with_sso_user<B>(mut request: http::Request<B>, default_scopes: &[Scope]) -> http::Request<B> {
+    let user = match request.extensions().get::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            context.authorizer.as_ref().and_then(|authorizer| authorizer.jwt.as_ref()).and_then(|jwt| {
+                SsoUser::from_claims(&jwt.claims, jwt.scopes.as_deref().unwrap_or_default(), default_scopes)
+            })
+        }
+        _ => None,
+    };
+    request.extensions_mut().remove::<SsoUser>();
+    if let Some(user) = user {
+        request.extensions_mut().insert(user);
+    }
+    request
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +245,22 @@ mod tests {
     fn a_loopback_public_url_may_be_plain_http_for_development() {
         let c = DispatcherConfig::from(&dispatcher_env(&[("FLARE_PUBLIC_URL", "http://localhost:9000")])).unwrap();
         assert_eq!(c.public_url, "http://localhost:9000");
+    }
+
+    #[test]
+    fn sso_default_scopes_are_read_from_a_list() {
+        let env = Env::from_lookup(|_| Some("incidents:write, admin".to_string()));
+        assert_eq!(SsoConfig::from(&env).unwrap().default_scopes, [Scope::IncidentsWrite, Scope::Admin]);
+    }
+
+    #[test]
+    fn without_sso_default_scopes_a_signed_in_caller_may_only_read() {
+        assert_eq!(SsoConfig::from(&Env::from_lookup(|_| None)).unwrap(), SsoConfig::default());
+    }
+
+    #[test]
+    fn an_unknown_sso_default_scope_is_named() {
+        let e = SsoConfig::from(&Env::from_lookup(|_| Some("incidents:delete".to_string()))).unwrap_err();
+        assert!(e.to_string().starts_with("FLARE_SSO_DEFAULT_SCOPES is not usable"), "{e}");
     }
 }

@@ -8,8 +8,9 @@
 //!   `keys`, the activity markers behind the window reads in `markers`.
 //! - [`ses`]: [`SesMailer`], mass mail through SendBulkTemplatedEmail and reports through SendRawEmail, paced by
 //!   [`rate`]; [`sns`]: [`SnsPublisher`], PublishBatch with filterable attributes.
-//! - [`lambda`]: what a function reads from its environment at cold start; [`secrets`]: the one Secrets
-//!   Manager secret laid over that environment.
+//! - [`lambda`]: what a function reads from its environment at cold start, and the HTTP functions' SSO glue
+//!   (API Gateway's verified JWT claims to a caller); [`secrets`]: the one Secrets Manager secret laid over
+//!   that environment.
 //! - [`reporter`]: the reporter function's configuration and its two scheduled jobs (due reports, the digest).
 //! - [`stream`]: the dispatcher's DynamoDB stream handler, which picks out new timeline events and reports
 //!   partial batch failures.

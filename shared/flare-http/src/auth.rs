@@ -7,12 +7,20 @@
 //!
 //! A browser calling the API with its session cookie must also send the session's CSRF token in `X-CSRF-Token`,
 //! because a cross-site form post carries the cookie too.
+//!
+//! A third kind of caller, [`SsoUser`], is someone the organisation's identity provider signed in: on AWS, API
+//! Gateway's JWT authorizer verifies the token and the Lambda glue (`flare_aws::lambda`) puts the claims it
+//! passed on into the request's extensions. Nothing here reads claims from a header, so a caller cannot claim
+//! to be one; `flare serve` never has one.
+
+use std::collections::HashMap;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use flare_core::text::PersonName;
 use flare_core::view::Audience;
-use flare_core::{Actor, ApiKey, ApiKeyHash, Scope, User};
+use flare_core::{Actor, ActorKind, ApiKey, ApiKeyHash, Scope, User};
 
 use crate::error::ApiError;
 use crate::session::{CSRF_HEADER, Session};
@@ -23,6 +31,7 @@ use crate::state::AppState;
 pub(crate) enum Principal {
     User(User),
     Key(ApiKey),
+    Sso(SsoUser),
 }
 
 impl Principal {
@@ -30,6 +39,7 @@ impl Principal {
         match self {
             Self::User(u) => Actor::user(u),
             Self::Key(k) => Actor::api_key(k),
+            Self::Sso(s) => s.actor(),
         }
     }
 
@@ -37,7 +47,65 @@ impl Principal {
         match self {
             Self::User(u) => !u.disabled && (u.scopes.contains(&scope) || u.scopes.contains(&Scope::Admin)),
             Self::Key(k) => k.allows(scope),
+            Self::Sso(s) => s.scopes.contains(&scope) || s.scopes.contains(&Scope::Admin),
         }
+    }
+}
+
+/// A person or tool the organisation's identity provider signed in, taken from the claims of a token that API
+/// Gateway's JWT authorizer has already verified (signature, issuer, audience, expiry). Put into a request's
+/// extensions only by the Lambda glue, from the request context API Gateway wrote.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SsoUser {
+    subject: String,
+    name: String,
+    scopes: Vec<Scope>,
+}
+
+impl SsoUser {
+    /// The caller a verified claim set names: its subject (`sub`, required), a display name (`name`, else `email`,
+    /// else `preferred_username`, else the subject) and its Flare scopes. Scopes come from the token (`scope` or
+    /// `scp`, space-separated, or the authorizer's own list), each either a Flare scope (`incidents:write`) or
+    /// one under a resource server (`flare/incidents:write`, as Cognito names them); a token that carries none of
+    /// Flare's gets `default_scopes`. `None` without a subject.
+    pub fn from_claims(
+        claims: &HashMap<String, String>,
+        token_scopes: &[String],
+        default_scopes: &[Scope],
+    ) -> Option<Self> {
+        let subject = claims.get("sub").map(|s| s.trim()).filter(|s| !s.is_empty())?.to_string();
+        let name = ["name", "email", "preferred_username"]
+            .iter()
+            .filter_map(|claim| claims.get(*claim))
+            .find_map(|raw| PersonName::parse("name", raw).ok())
+            .map_or_else(|| subject.clone(), |n| n.to_string());
+        let listed = ["scope", "scp"].iter().filter_map(|claim| claims.get(*claim)).flat_map(|v| v.split_whitespace());
+        let mut scopes: Vec<Scope> = listed
+            .chain(token_scopes.iter().map(String::as_str))
+            .filter_map(|s| Scope::parse("scope", s.rsplit('/').next().unwrap_or(s)).ok())
+            .collect();
+        scopes.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        scopes.dedup();
+        if scopes.is_empty() {
+            scopes = default_scopes.to_vec();
+        }
+        Some(Self { subject, name, scopes })
+    }
+
+    /// On the timeline: a user, named as the token names them; the id says they came through single sign-on.
+    pub fn actor(&self) -> Actor {
+        Actor { kind: ActorKind::User, id: format!("sso:{}", self.subject), name: self.name.clone() }
+    }
+
+    pub fn scopes(&self) -> &[Scope] {
+        &self.scopes
+    }
+}
+
+/// The subject and name are personal data: logs see the scopes only.
+impl std::fmt::Debug for SsoUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SsoUser").field("scopes", &self.scopes).finish_non_exhaustive()
     }
 }
 
@@ -87,8 +155,8 @@ pub(crate) async fn session_user(state: &AppState, headers: &HeaderMap) -> Resul
 }
 
 /// The principal allowed to change incidents through the API, or why not.
-async fn api_writer(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let principal = api_principal(state, headers, needs_write).await?;
+async fn api_writer(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
+    let principal = api_principal(state, parts, needs_write).await?;
     if !principal.allows(Scope::IncidentsWrite) {
         return Err(ApiError::Forbidden(format!(
             "{} may not change incidents: that needs scope {} (ask an admin)",
@@ -101,7 +169,7 @@ async fn api_writer(state: &AppState, headers: &HeaderMap) -> Result<Principal, 
 
 /// The principal allowed to manage the catalog and its subscribers and to read the delivery ledger (all personal
 /// data), or why not.
-async fn api_admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+async fn api_admin(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
     let needs_admin = || {
         format!(
             "this needs an API key with scope {}: send Authorization: Bearer <key> \
@@ -109,7 +177,7 @@ async fn api_admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, A
             Scope::Admin
         )
     };
-    let principal = api_principal(state, headers, needs_admin).await?;
+    let principal = api_principal(state, parts, needs_admin).await?;
     if !principal.allows(Scope::Admin) {
         return Err(ApiError::Forbidden(format!(
             "{} may not do this: managing systems and subscribers, and reading who was notified, need scope {} \
@@ -125,9 +193,14 @@ async fn api_admin(state: &AppState, headers: &HeaderMap) -> Result<Principal, A
 /// says what to send when there is neither.
 async fn api_principal(
     state: &AppState,
-    headers: &HeaderMap,
+    parts: &Parts,
     unauthenticated: impl FnOnce() -> String,
 ) -> Result<Principal, ApiError> {
+    // Through the SSO endpoint the Authorization header holds the token API Gateway verified, not an API key.
+    if let Some(user) = parts.extensions.get::<SsoUser>() {
+        return Ok(Principal::Sso(user.clone()));
+    }
+    let headers = &parts.headers;
     let principal = if let Some(key) = bearer_key(state, headers).await? {
         Principal::Key(key)
     } else {
@@ -160,6 +233,14 @@ pub(crate) async fn reader(state: &AppState, headers: &HeaderMap) -> Result<Audi
     Err(ApiError::Unauthenticated(needs_read()))
 }
 
+/// [`reader`] for an API request, which may also come from a user signed in with single sign-on: staff.
+async fn api_reader(state: &AppState, parts: &Parts) -> Result<Audience, ApiError> {
+    if parts.extensions.get::<SsoUser>().is_some() {
+        return Ok(Audience::Staff);
+    }
+    reader(state, &parts.headers).await
+}
+
 /// A caller allowed to change incidents.
 #[derive(Debug, Clone)]
 pub(crate) struct Writer(pub(crate) Principal);
@@ -168,7 +249,7 @@ impl FromRequestParts<AppState> for Writer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        api_writer(state, &parts.headers).await.map(Self)
+        api_writer(state, parts).await.map(Self)
     }
 }
 
@@ -180,7 +261,7 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        api_admin(state, &parts.headers).await.map(Self)
+        api_admin(state, parts).await.map(Self)
     }
 }
 
@@ -192,7 +273,7 @@ impl FromRequestParts<AppState> for Reader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        reader(state, &parts.headers).await.map(Self)
+        api_reader(state, parts).await.map(Self)
     }
 }
 
@@ -205,9 +286,68 @@ impl FromRequestParts<AppState> for StaffReader {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match reader(state, &parts.headers).await? {
+        match api_reader(state, parts).await? {
             Audience::Staff => Ok(Self),
             Audience::Public => Err(ApiError::Unauthenticated(needs_read())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_verified_token_names_its_subject_on_the_timeline_as_a_user() {
+        let user = SsoUser::from_claims(&claims(&[("sub", "00u1a2b3"), ("name", "Dana Agent")]), &[], &[]).unwrap();
+        let actor = user.actor();
+        assert_eq!(
+            (actor.kind, actor.id.as_str(), actor.name.as_str()),
+            (ActorKind::User, "sso:00u1a2b3", "Dana Agent")
+        );
+    }
+
+    #[test]
+    fn without_a_name_claim_the_email_then_the_subject_names_the_caller() {
+        let by_email = SsoUser::from_claims(&claims(&[("sub", "s1"), ("email", "dana@example.org")]), &[], &[]);
+        assert_eq!(by_email.unwrap().actor().name, "dana@example.org");
+        let bare = SsoUser::from_claims(&claims(&[("sub", "s1")]), &[], &[]);
+        assert_eq!(bare.unwrap().actor().name, "s1");
+    }
+
+    #[test]
+    fn a_token_without_a_subject_names_nobody() {
+        assert_eq!(SsoUser::from_claims(&claims(&[("name", "Dana"), ("sub", " ")]), &[], &[Scope::Admin]), None);
+    }
+
+    #[test]
+    fn flare_scopes_are_read_from_the_scope_claim_also_under_a_resource_server() {
+        let scope = "openid flare/incidents:write profile";
+        let user = SsoUser::from_claims(&claims(&[("sub", "s1"), ("scope", scope)]), &[], &[Scope::Admin]).unwrap();
+        assert_eq!(user.scopes(), [Scope::IncidentsWrite], "the token's own scopes win over the default");
+    }
+
+    #[test]
+    fn a_token_naming_none_of_flares_scopes_gets_the_configured_default() {
+        let user = SsoUser::from_claims(&claims(&[("sub", "s1"), ("scp", "User.Read")]), &[], &[Scope::IncidentsWrite]);
+        assert_eq!(user.unwrap().scopes(), [Scope::IncidentsWrite]);
+    }
+
+    #[test]
+    fn a_signed_in_caller_with_only_read_may_not_change_incidents() {
+        let user = SsoUser::from_claims(&claims(&[("sub", "s1"), ("scope", "incidents:read")]), &[], &[]).unwrap();
+        let principal = Principal::Sso(user);
+        assert!(principal.allows(Scope::IncidentsRead) && !principal.allows(Scope::IncidentsWrite));
+    }
+
+    #[test]
+    fn an_sso_users_debug_shows_neither_subject_nor_name() {
+        let user = SsoUser::from_claims(&claims(&[("sub", "00u1a2b3"), ("name", "Dana Agent")]), &[], &[]).unwrap();
+        let shown = format!("{user:?}");
+        assert!(!shown.contains("00u1a2b3") && !shown.contains("Dana"), "{shown}");
     }
 }

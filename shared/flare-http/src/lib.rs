@@ -53,6 +53,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use auth::SsoUser;
 pub use config::{ConfigError, CorsOrigin, DEFAULT_MAX_BODY_BYTES, HttpConfig, SessionKey, SessionKeyError};
 pub use password::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS, PasswordError, hash_password};
 pub use state::AppState;

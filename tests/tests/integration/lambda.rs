@@ -81,3 +81,64 @@ async fn a_monitoring_tool_opens_updates_and_resolves_an_incident_through_the_la
     assert!(one["timeline"].as_array().unwrap().iter().all(|e| e["actor"] == public_actor), "{one}");
     assert!(!one.to_string().contains("monitoring"), "{one}");
 }
+
+/// The sample open event as it arrives through the SSO endpoint: the Authorization header carries the identity
+/// provider's token, not an API key, and API Gateway's JWT authorizer has written the claims it verified into
+/// the request context. `claims: None` is the same request that never met an authorizer.
+fn sso_open_event(claims: Option<Value>) -> String {
+    let path = format!("{}/../events/apigw-open-incident.json", env!("CARGO_MANIFEST_DIR"));
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["headers"]["authorization"] = "Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIwMHUxYTJiMyJ9.c2lnbmF0dXJl".into();
+    if let Some(claims) = claims {
+        event["requestContext"]["authorizer"] = serde_json::json!({ "jwt": { "claims": claims, "scopes": null } });
+    }
+    event.to_string()
+}
+
+/// The intake router as the intake function runs it, with the SSO glue, over SQLite with the VPN system.
+async fn sso_intake(backend: &support::Backend) -> Router {
+    let vpn = System {
+        id: support::system("vpn"),
+        name: SystemName::parse("name", "Remote access VPN").unwrap(),
+        owner: None,
+        owner_email: None,
+    };
+    backend.store.put_system(&vpn).await.unwrap();
+    let state = AppState::new(backend.service(), HttpConfig::default());
+    flare_aws::lambda::SsoConfig::default().layer(flare_http::intake_router(state))
+}
+
+async fn send(router: &Router, event: &str) -> (StatusCode, Value) {
+    let request = lambda_http::request::from_str(event).expect("an API Gateway event");
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_caller_the_sso_authorizer_verified_opens_an_incident_in_their_own_name() {
+    let backend = support::sqlite().await;
+    let intake = sso_intake(&backend).await;
+    let claims =
+        serde_json::json!({ "sub": "00u1a2b3", "name": "Dana Agent", "scope": "openid flare/incidents:write" });
+    let (status, opened) = send(&intake, &sso_open_event(Some(claims))).await;
+    assert_eq!(status, StatusCode::CREATED, "{opened}");
+    let ticket = flare_core::TicketNumber::parse("ticket", opened["ticket"].as_str().unwrap()).unwrap();
+    let timeline = backend.store.timeline(ticket).await.unwrap();
+    let actor = &timeline[0].actor;
+    assert_eq!((actor.id.as_str(), actor.name.as_str()), ("sso:00u1a2b3", "Dana Agent"));
+}
+
+#[tokio::test]
+async fn claims_that_did_not_come_through_the_authorizer_are_not_trusted() {
+    let backend = support::sqlite().await;
+    let intake = sso_intake(&backend).await;
+    // The same token and claims, but in headers a caller controls, and no authorizer in the request context.
+    let mut event: Value = serde_json::from_str(&sso_open_event(None)).unwrap();
+    event["headers"]["x-amzn-oidc-data"] = "eyJzdWIiOiIwMHUxYTJiMyIsInNjb3BlIjoiYWRtaW4ifQ".into();
+    event["headers"]["x-jwt-claims"] = r#"{"sub": "00u1a2b3", "scope": "admin"}"#.into();
+    let (status, body) = send(&intake, &event.to_string()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(backend.store.list_open().await.unwrap().is_empty(), "nothing was opened");
+}

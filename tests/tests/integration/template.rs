@@ -1,7 +1,9 @@
 //! The SAM template agrees with the code: it declares the table the store defines (same keys, indexes, stream
 //! and TTL; `flare_aws::schema::table_definition` is the one source), API Gateway sends every route to the
-//! function whose router serves it, and the dispatcher reads the stream the way `flare_aws::stream::handle`
-//! expects, with no more permission than it uses.
+//! function whose router serves it (on the SSO endpoint too), and the dispatcher reads the stream the way
+//! `flare_aws::stream::handle` expects, with no more permission than it uses. It also holds what a security
+//! review asked of it: the table outlives the stack, every function, queue and the stream's lag has an alarm,
+//! and every checkov suppression says why.
 
 use std::collections::BTreeSet;
 
@@ -367,7 +369,7 @@ fn a_poll_run_that_keeps_failing_ends_in_an_encrypted_queue() {
     let queue = on_failure["Destination"]["Fn::GetAtt"][0].as_str().unwrap();
     let dead_letter = &poller["Events"]["Schedule"]["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0];
     assert_eq!(dead_letter.as_str(), Some(queue), "undeliverable schedule events go to the same queue");
-    assert_eq!(doc["Resources"][queue]["Properties"]["SqsManagedSseEnabled"].as_bool(), Some(true));
+    assert_eq!(doc["Resources"][queue]["Properties"]["KmsMasterKeyId"]["Ref"].as_str(), Some("FlareKey"));
 }
 
 #[test]
@@ -384,5 +386,187 @@ fn the_pollers_policy_names_its_actions_and_never_scans() {
     }
     for needed in ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:TransactWriteItems"] {
         assert!(granted.iter().any(|a| a == needed), "the poller needs {needed}");
+    }
+}
+
+#[test]
+fn the_table_outlives_the_stack_a_replacement_and_a_stray_delete() {
+    let doc = template();
+    let table = &doc["Resources"]["Table"];
+    assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"));
+    assert_eq!(table["UpdateReplacePolicy"].as_str(), Some("Retain"));
+    assert_eq!(table["Properties"]["DeletionProtectionEnabled"].as_bool(), Some(true));
+    assert_eq!(
+        table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+}
+
+/// Every resource of `kind`, by logical name.
+fn resources<'a>(doc: &'a Yaml, kind: &str) -> Vec<(&'a str, &'a Yaml)> {
+    let all = doc["Resources"].as_hash().expect("Resources");
+    all.iter().filter(|(_, r)| r["Type"].as_str() == Some(kind)).map(|(n, r)| (n.as_str().unwrap(), r)).collect()
+}
+
+/// The alarms on `metric`, as (the resource its dimension names, the alarm).
+fn alarms_on<'a>(doc: &'a Yaml, metric: &str) -> Vec<(String, &'a Yaml)> {
+    resources(doc, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| a["Properties"]["MetricName"].as_str() == Some(metric))
+        .map(|(_, a)| {
+            let target = &a["Properties"]["Dimensions"][0]["Value"];
+            let name =
+                target["Ref"].as_str().or(target["Fn::GetAtt"][0].as_str()).expect("a dimension naming a resource");
+            (name.to_string(), a)
+        })
+        .collect()
+}
+
+#[test]
+fn every_alarm_tells_the_alarm_topic_when_it_fires_and_when_it_clears() {
+    let doc = template();
+    let alarms = resources(&doc, "AWS::CloudWatch::Alarm");
+    assert!(!alarms.is_empty());
+    for (name, alarm) in alarms {
+        for actions in ["AlarmActions", "OKActions"] {
+            let topics: Vec<_> =
+                alarm["Properties"][actions].as_vec().expect(actions).iter().map(|t| referenced(&doc, t)).collect();
+            assert_eq!(topics, [&doc["Resources"]["AlarmTopic"]], "{name} {actions}");
+        }
+    }
+}
+
+#[test]
+fn every_function_has_an_alarm_on_its_errors_and_one_on_its_throttles() {
+    let doc = template();
+    for metric in ["Errors", "Throttles"] {
+        let watched: BTreeSet<String> = alarms_on(&doc, metric).into_iter().map(|(f, _)| f).collect();
+        let functions: BTreeSet<String> =
+            resources(&doc, "AWS::Serverless::Function").into_iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(watched, functions, "{metric}");
+    }
+}
+
+#[test]
+fn every_queue_has_an_alarm_on_its_depth() {
+    let doc = template();
+    let watched: BTreeSet<String> =
+        alarms_on(&doc, "ApproximateNumberOfMessagesVisible").into_iter().map(|(q, _)| q).collect();
+    let queues: BTreeSet<String> = resources(&doc, "AWS::SQS::Queue").into_iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(watched, queues);
+}
+
+#[test]
+fn the_dispatcher_falling_behind_its_stream_raises_an_alarm() {
+    let doc = template();
+    let lag = alarms_on(&doc, "IteratorAge");
+    assert_eq!(lag.len(), 1);
+    assert_eq!(lag[0].0, "DispatcherFunction");
+    assert_eq!(lag[0].1["Properties"]["Statistic"].as_str(), Some("Maximum"));
+}
+
+#[test]
+fn the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() {
+    let doc = template();
+    let topic = &doc["Resources"]["AlarmTopic"];
+    let key = referenced(&doc, &topic["Properties"]["KmsMasterKeyId"]);
+    assert_eq!(key["Type"].as_str(), Some("AWS::KMS::Key"), "CloudWatch cannot publish to a topic under alias/aws/sns");
+    assert_eq!(key["Properties"]["EnableKeyRotation"].as_bool(), Some(true));
+    let statements = key["Properties"]["KeyPolicy"]["Statement"].as_vec().expect("key policy");
+    assert!(statements.iter().any(|s| s["Principal"]["Service"].as_str() == Some("cloudwatch.amazonaws.com")));
+}
+
+/// The SSO endpoint's routes: (route key, function its integration invokes, the route).
+fn sso_routes(doc: &Yaml) -> Vec<(String, String, &Yaml)> {
+    resources(doc, "AWS::ApiGatewayV2::Route")
+        .into_iter()
+        .map(|(_, route)| {
+            let props = &route["Properties"];
+            let target = props["Target"]["Fn::Sub"].as_str().expect("Target: integrations/${...}");
+            let integration = target.trim_start_matches("integrations/${").trim_end_matches('}');
+            let function = &doc["Resources"][integration]["Properties"]["IntegrationUri"]["Fn::GetAtt"][0];
+            (props["RouteKey"].as_str().unwrap().to_string(), function.as_str().unwrap().to_string(), route)
+        })
+        .collect()
+}
+
+#[test]
+fn the_sso_endpoint_serves_every_json_route_of_the_main_one_to_the_same_function() {
+    let doc = template();
+    let main: BTreeSet<(String, String)> = template_routes(&doc)
+        .into_iter()
+        .filter(|(_, _, path)| path.starts_with("/api/") && path != "/api/openapi.json")
+        .map(|(function, method, path)| (format!("{method} {path}"), function))
+        .collect();
+    let sso: BTreeSet<(String, String)> =
+        sso_routes(&doc).into_iter().map(|(key, function, _)| (key, function)).collect();
+    assert_eq!(sso, main);
+}
+
+#[test]
+fn every_sso_route_needs_a_token_the_authorizer_verified() {
+    let doc = template();
+    let routes = sso_routes(&doc);
+    assert!(!routes.is_empty());
+    for (key, _, route) in routes {
+        assert_eq!(route["Properties"]["AuthorizationType"].as_str(), Some("JWT"), "{key}");
+        let authorizer = referenced(&doc, &route["Properties"]["AuthorizerId"]);
+        assert_eq!(authorizer["Properties"]["AuthorizerType"].as_str(), Some("JWT"));
+        assert_eq!(authorizer["Properties"]["JwtConfiguration"]["Issuer"]["Ref"].as_str(), Some("SsoIssuer"));
+    }
+}
+
+#[test]
+fn without_an_issuer_the_stack_has_no_sso_resource() {
+    let doc = template();
+    let all = doc["Resources"].as_hash().unwrap();
+    let sso: Vec<_> = all.iter().filter(|(n, _)| n.as_str().unwrap().starts_with("Sso")).collect();
+    assert!(sso.len() > 5, "the endpoint, stage, authorizer, integrations and routes");
+    for (name, resource) in sso {
+        assert_eq!(resource["Condition"].as_str(), Some("HasSso"), "{name:?}");
+    }
+    let condition = &doc["Conditions"]["HasSso"]["Fn::Not"][0]["Fn::Equals"];
+    assert_eq!(condition[0]["Ref"].as_str(), Some("SsoIssuer"));
+    assert_eq!(condition[1].as_str(), Some(""));
+}
+
+#[test]
+fn every_checkov_suppression_says_why() {
+    let doc = template();
+    let mut suppressions = 0;
+    for (name, resource) in doc["Resources"].as_hash().unwrap() {
+        for skip in resource["Metadata"]["checkov"]["skip"].as_vec().into_iter().flatten() {
+            let id = skip["id"].as_str().unwrap_or_default();
+            let reason = skip["comment"].as_str().unwrap_or_default();
+            assert!(id.starts_with("CKV_"), "{name:?}: {skip:?}");
+            assert!(reason.split_whitespace().count() >= 12, "{name:?} skips {id} without a reason that holds");
+            suppressions += 1;
+        }
+    }
+    assert!(suppressions > 0, "the walk saw the suppressions");
+}
+
+#[test]
+fn every_function_logs_to_its_own_group_kept_for_a_limited_time() {
+    let doc = template();
+    for (name, function) in resources(&doc, "AWS::Serverless::Function") {
+        let group = referenced(&doc, &function["Properties"]["LoggingConfig"]["LogGroup"]);
+        assert_eq!(group["Type"].as_str(), Some("AWS::Logs::LogGroup"), "{name}");
+        assert!(group["Properties"]["RetentionInDays"].as_i64().is_some(), "{name}");
+        assert!(!group["Properties"]["KmsKeyId"].is_badvalue(), "{name}");
+    }
+}
+
+#[test]
+fn the_readmes_stack_diagram_names_every_function_and_queue_of_the_template() {
+    let doc = template();
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
+    let diagram = readme.split("```mermaid").nth(1).and_then(|rest| rest.split("```").next()).expect("a mermaid block");
+    for (name, function) in resources(&doc, "AWS::Serverless::Function") {
+        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().expect("a binary");
+        assert!(diagram.contains(binary), "the diagram lacks {name} ({binary})");
+    }
+    for (queue, _) in resources(&doc, "AWS::SQS::Queue") {
+        assert!(diagram.contains(queue), "the diagram lacks {queue}");
     }
 }
