@@ -317,6 +317,39 @@ mod tests {
     }
 
     #[test]
+    fn the_versioned_name_is_the_same_for_the_same_content_and_changes_with_any_part() {
+        let name = |s: &str, h: &str, t: &str| versioned_template_name("flare-notice-v1", s, h, t);
+        let base = name("{{ticket}}", "<p>h</p>", "t");
+        assert_eq!(base, name("{{ticket}}", "<p>h</p>", "t"));
+        assert!(base.starts_with("flare-notice-v1-") && base.len() == "flare-notice-v1-".len() + VERSION_DIGITS);
+        for other in [
+            name("{{ticket}} ", "<p>h</p>", "t"),
+            name("{{ticket}}", "<p>H</p>", "t"),
+            name("{{ticket}}", "<p>h</p>", ""),
+        ] {
+            assert_ne!(base, other);
+        }
+        assert_ne!(name("ab", "c", "t"), name("a", "bc", "t"), "text moved between parts is another content");
+    }
+
+    #[test]
+    fn the_notice_template_fits_the_64_characters_ses_allows() {
+        let notice = flare_core::NOTICE;
+        let name = versioned_template_name(notice.name, notice.subject, notice.html, notice.text);
+        assert!(name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{name}");
+    }
+
+    #[test]
+    fn bulk_mail_names_a_registered_template_by_its_versioned_name_and_others_as_given() {
+        let sender = EmailAddress::parse("sender", "flare@example.org").unwrap_or_else(|e| panic!("{e:?}"));
+        let mailer = SesMailer::new(local_ses_client("http://127.0.0.1:9"), sender, 1.0)
+            .with_template("notice", "s", "<p>h</p>", "t")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(mailer.template_in_ses("notice"), versioned_template_name("notice", "s", "<p>h</p>", "t"));
+        assert_eq!(mailer.template_in_ses("other"), "other");
+    }
+
+    #[test]
     fn a_report_is_a_text_part_and_an_html_alternative() {
         let raw = report("INC-1042 resolved: mail is back");
         assert!(raw.contains("Subject: INC-1042 resolved: mail is back\r\n"), "{raw}");
