@@ -115,7 +115,7 @@ impl RuntimeApi {
     pub async fn run(&mut self, launch: &Launch, event: &[u8], limit: Duration) -> anyhow::Result<Sample> {
         self.next_id += 1;
         let request_id = format!("bench-{:08}", self.next_id);
-        let (next_tx, next_rx) = oneshot::channel();
+        let (next_tx, mut next_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
         *self.shared.lock() = Pending {
             event: Some((request_id, Bytes::copy_from_slice(event))),
@@ -145,10 +145,10 @@ impl RuntimeApi {
         let spawned_at = Instant::now();
         let mut child = command.spawn().with_context(|| format!("starting {}", launch.program.display()))?;
         let pid = child.id();
+        // Only the end is awaited: a function that fails its init posts its error without ever asking for an event.
         let measured = tokio::time::timeout(limit, async {
-            let next_at = next_rx.await.ok();
             let (done_at, outcome) = done_rx.await.context("the Runtime API dropped the run")?;
-            anyhow::Ok((next_at, done_at, outcome))
+            anyhow::Ok((next_rx.try_recv().ok(), done_at, outcome))
         })
         .await;
         // Read before the kill: the process is idle in its second `next`, its peak already reached.
@@ -165,7 +165,11 @@ impl RuntimeApi {
                 launch.log.display()
             ),
         };
-        let peak_rss_kb = peak_rss_kb.with_context(|| format!("reading the peak RSS of process {pid}"))?;
+        let peak_rss_kb = match (&outcome, peak_rss_kb) {
+            // A function that fails its init exits, as it should; its error is what the caller needs to see.
+            (Outcome::Error(_), Err(_)) => 0,
+            (_, rss) => rss.with_context(|| format!("reading the peak RSS of process {pid}"))?,
+        };
         // An init error arrives without a `next`: count all of it as init.
         let next_at = next_at.unwrap_or(done_at);
         Ok(Sample {
@@ -264,6 +268,47 @@ async fn init_error(State(shared): State<Shared>, body: Bytes) -> StatusCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A shell "function" speaking the Runtime API through curl, with its output in a fresh log file.
+    fn shell_function(name: &str, script: &str) -> Launch {
+        let log = std::env::temp_dir().join(format!("flare-runtime-api-{name}-{}.log", std::process::id()));
+        Launch {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), format!("api=\"http://$AWS_LAMBDA_RUNTIME_API{API}\"; {script}")],
+            cwd: None,
+            env: BTreeMap::new(),
+            log,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_function_that_echoes_its_event_is_timed_and_its_answer_kept() {
+        let mut api = RuntimeApi::start().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let echo = shell_function(
+            "echo",
+            r#"curl -sf "$api/invocation/next" | curl -sf -X POST --data-binary @- "$api/invocation/x/response"; curl -sf "$api/invocation/next""#,
+        );
+
+        let sample =
+            api.run(&echo, br#"{"hello":"world"}"#, Duration::from_secs(20)).await.unwrap_or_else(|e| panic!("{e:?}"));
+
+        assert_eq!(sample.outcome, Outcome::Response(Bytes::from_static(br#"{"hello":"world"}"#)));
+        assert!(sample.init > Duration::ZERO && sample.first_response > Duration::ZERO, "{sample:?}");
+        assert!(sample.peak_rss_kb > 0, "{sample:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_function_that_fails_its_init_is_reported_with_its_error() {
+        let mut api = RuntimeApi::start().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let failing = shell_function(
+            "init-error",
+            r#"curl -sf -X POST --data-binary '{"errorType":"Config"}' "$api/init/error""#,
+        );
+
+        let sample = api.run(&failing, b"{}", Duration::from_secs(20)).await.unwrap_or_else(|e| panic!("{e:?}"));
+
+        assert_eq!(sample.outcome, Outcome::Error(Bytes::from_static(br#"{"errorType":"Config"}"#)));
+    }
 
     #[test]
     fn the_peak_rss_is_read_from_the_process_status() {
