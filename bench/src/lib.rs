@@ -10,11 +10,19 @@
 //! - [`probe`]: an SDK interceptor noting when each SES or SNS request goes out and what it carries.
 //! - [`pacing`]: judging the send rate from those notes.
 //! - [`moto`]: what moto recorded, from its `data.json`.
+//!
+//! `cold-start` measures every function's cold start against a hello-world `lambda_runtime` binary (the floor,
+//! `lambda-floor`) and a Python `awslambdaric` + boto3 peer, in one run:
+//!
+//! - [`runtime_api`]: a local Lambda Runtime API that starts a binary, hands it one event and times it;
+//! - [`coldstart`]: medians, p90s, the ratios and the verdicts on the targets.
 
 pub mod audience;
+pub mod coldstart;
 pub mod fixtures;
 pub mod load;
 pub mod measure;
 pub mod moto;
 pub mod pacing;
 pub mod probe;
+pub mod runtime_api;

@@ -1,7 +1,7 @@
 //! Flare's dashboard Lambda: the read-only incident API, on DynamoDB.
 //!
 //! Only wiring: logging, the Secrets Manager secret (the session key) laid over the environment, configuration,
-//! the store, then the shared router under `lambda_http`. Everything that decides anything lives in the shared crates, where tests reach it.
+//! the store and its warmed connection, then the shared router under `lambda_http`. Everything that decides anything lives in the shared crates, where tests reach it.
 
 use std::sync::Arc;
 
@@ -18,7 +18,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = flare_aws::lambda::FunctionConfig::from(&env)?;
     let http = HttpConfig::from_lookup(&env)?;
     let sso = flare_aws::lambda::SsoConfig::from(&env)?;
-    let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(None).await, config.table);
+    let client = flare_aws::dynamodb_client(None).await;
+    // The first request then reuses this connection rather than paying the TLS handshake (see `warm_up`).
+    flare_aws::lambda::warm_up(&client, &config.table).await;
+    let store = flare_aws::DynamoStore::new(client, config.table);
     let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
     lambda_http::run(sso.layer(flare_http::dashboard_router(AppState::new(service, http)))).await
 }

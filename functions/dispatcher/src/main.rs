@@ -27,9 +27,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(None).await, config.table);
     let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
-    let mailer = SesMailer::new(flare_aws::ses_client(None).await, config.sender, config.max_send_rate);
-    // Registered at every cold start (create, or update when it exists), so a deploy never mails with an old one.
-    mailer.ensure_template(NOTICE.name, NOTICE.subject, NOTICE.html, NOTICE.text).await?;
+    // No SES call at cold start: the template goes under a name versioned by its content, created by the first
+    // send that finds it missing, so a deploy never mails with an old one.
+    let mailer = SesMailer::new(flare_aws::ses_client(None).await, config.sender, config.max_send_rate).with_template(
+        NOTICE.name,
+        NOTICE.subject,
+        NOTICE.html,
+        NOTICE.text,
+    )?;
     let publisher = match config.topic_arn {
         Some(arn) => Some(Arc::new(SnsPublisher::new(flare_aws::sns_client(None).await, arn)) as Arc<dyn Publisher>),
         None => None,

@@ -1,5 +1,6 @@
-//! Lambda glue: what a Flare function reads from its environment at cold start. Only what the first request
-//! needs is read here; secrets are not logged.
+//! Lambda glue: what a Flare function reads from its environment at cold start, and the one DynamoDB call it
+//! makes then ([`warm_up`]) so that its first request finds a connection open. Only what the first request needs
+//! is read here; secrets are not logged.
 //!
 //! Every function reads through [`crate::secrets::Secrets::over`], so any of its variables may come from its
 //! Secrets Manager secret (`FLARE_SECRETS_ARN`) instead of the plain environment; the session key always does.
@@ -7,6 +8,10 @@
 //! [`SsoConfig::layer`] is the HTTP functions' one piece of request glue: it turns the claims API Gateway's JWT
 //! authorizer verified into a [`flare_http::SsoUser`].
 
+use std::time::Instant;
+
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
 use flare_core::UnsubscribeKey;
 use flare_core::config::{ConfigError, Env, https_or_loopback};
 use flare_core::{EmailAddress, Scope, SessionKey};
@@ -28,6 +33,32 @@ impl FunctionConfig {
 
     pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self { table: env.required("FLARE_TABLE", "the name of Flare's DynamoDB table")? })
+    }
+}
+
+/// The key [`warm_up`] reads: no item has it, so the read returns nothing and costs the least a read can.
+const WARM_UP_KEY: &str = "#warm-up";
+
+/// Makes one cheap call (a GetItem of a key no item has) to DynamoDB through `client`, during init. The call
+/// opens the connection, TLS handshake included, and leaves it in the client's pool, so the first request reuses
+/// it instead of paying for the handshake. Init runs at full CPU on Lambda, while a small function's first
+/// request does not. A failure is logged and init goes on: the first request will open its own connection.
+pub async fn warm_up(client: &aws_sdk_dynamodb::Client, table: &str) {
+    let started = Instant::now();
+    let key = AttributeValue::S(WARM_UP_KEY.to_string());
+    let result = client
+        .get_item()
+        .table_name(table)
+        .key(crate::schema::PK, key.clone())
+        .key(crate::schema::SK, key)
+        .projection_expression("#pk")
+        .expression_attribute_names("#pk", crate::schema::PK)
+        .send()
+        .await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(_) => tracing::debug!(ms, "DynamoDB connection warmed"),
+        Err(e) => tracing::warn!(ms, error = %DisplayErrorContext(&e), "DynamoDB warm-up failed; going on"),
     }
 }
 

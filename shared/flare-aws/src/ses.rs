@@ -1,22 +1,30 @@
 //! The SES (v1) adapter of [`Mailer`]: mass notification through SendBulkTemplatedEmail, single mail (reports)
-//! through SendRawEmail, and idempotent template registration.
+//! through SendRawEmail, and the templates those bulk sends name.
 //!
 //! It owns batching (at most [`BULK_MAX`] destinations per call), reading each destination's status, retrying
 //! throttled destinations with backoff, and pacing sends under the account's maximum send rate. It does not
 //! decide who is told or remember who was: that is the dispatcher and its ledger.
+//!
+//! Templates cost a function no call at cold start. [`SesMailer::with_template`] names a template after a digest
+//! of its content, so a deploy that changes the content sends under a new name and one that does not finds its
+//! template already there. The first bulk send that SES answers with `TemplateDoesNotExist` creates it and is
+//! sent again, once. Nothing is ever updated in place, so a function still running the previous build keeps
+//! mailing its own version.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ses::Client;
 use aws_sdk_ses::operation::create_template::CreateTemplateError;
+use aws_sdk_ses::operation::send_bulk_templated_email::SendBulkTemplatedEmailError;
 use aws_sdk_ses::primitives::Blob;
 use aws_sdk_ses::types::{BulkEmailDestination, BulkEmailStatus, Destination, RawMessage, Template};
 use flare_core::EmailAddress;
 use flare_core::notify::{BulkMail, BulkReport, Mail, Mailer, NotifyError, Recipient};
 use lettre::Message;
 use lettre::message::Mailbox;
-use tracing::{instrument, warn};
+use sha2::{Digest, Sha256};
+use tracing::{info, instrument, warn};
 
 use crate::client::{Limits, local_sdk_config, sdk_config};
 use crate::rate::{Backoff, RateLimiter, classify};
@@ -41,6 +49,10 @@ pub fn local_ses_client(endpoint: &str) -> Client {
     Client::new(&local_sdk_config(endpoint, LIMITS))
 }
 
+/// Hex digits of the content digest in a versioned template name: 48 bits, so two contents of one template
+/// never meet by chance, and the name stays well inside SES's 64 characters.
+const VERSION_DIGITS: usize = 12;
+
 /// Sends Flare's mail through SES v1 from one verified sender.
 #[derive(Debug)]
 pub struct SesMailer {
@@ -48,12 +60,85 @@ pub struct SesMailer {
     sender: EmailAddress,
     limiter: RateLimiter,
     backoff: Backoff,
+    templates: Vec<Versioned>,
+}
+
+/// A template Flare's code knows by `name`, sent in SES under a name that carries a digest of its content.
+#[derive(Debug, Clone)]
+struct Versioned {
+    name: String,
+    template: Template,
+}
+
+impl Versioned {
+    fn in_ses(&self) -> &str {
+        self.template.template_name()
+    }
+}
+
+/// `name` followed by the first [`VERSION_DIGITS`] hex digits of the SHA-256 of the three parts, each length
+/// prefixed so that moving text from one part to the next changes the name.
+pub fn versioned_template_name(name: &str, subject: &str, html: &str, text: &str) -> String {
+    let mut digest = Sha256::new();
+    for part in [subject, html, text] {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part.as_bytes());
+    }
+    let hex = hex::encode(digest.finalize());
+    format!("{name}-{}", &hex[..VERSION_DIGITS])
+}
+
+fn template(name: &str, subject: &str, html: &str, text: &str) -> Result<Template, NotifyError> {
+    Template::builder()
+        .template_name(name)
+        .subject_part(subject)
+        .html_part(html)
+        .text_part(text)
+        .build()
+        .map_err(|e| NotifyError::Invalid(e.to_string()))
 }
 
 impl SesMailer {
     /// `max_send_rate` is the account's SES maximum send rate, in recipients per second.
     pub fn new(client: Client, sender: EmailAddress, max_send_rate: f64) -> Self {
-        Self { client, sender, limiter: RateLimiter::per_second(max_send_rate), backoff: Backoff::default() }
+        Self {
+            client,
+            sender,
+            limiter: RateLimiter::per_second(max_send_rate),
+            backoff: Backoff::default(),
+            templates: Vec::new(),
+        }
+    }
+
+    /// Bulk mail naming template `name` is sent under its versioned name ([`versioned_template_name`]), which
+    /// is created in SES by the first send that finds it missing. No call is made here.
+    pub fn with_template(mut self, name: &str, subject: &str, html: &str, text: &str) -> Result<Self, NotifyError> {
+        let template = template(&versioned_template_name(name, subject, html, text), subject, html, text)?;
+        self.templates.retain(|t| t.name != name);
+        self.templates.push(Versioned { name: name.to_string(), template });
+        Ok(self)
+    }
+
+    fn registered(&self, name: &str) -> Option<&Versioned> {
+        self.templates.iter().find(|t| t.name == name)
+    }
+
+    /// The name SES knows template `name` by: its versioned name when registered, else `name` itself.
+    pub fn template_in_ses<'a>(&'a self, name: &'a str) -> &'a str {
+        self.registered(name).map_or(name, Versioned::in_ses)
+    }
+
+    /// Creates a versioned template; another instance having created it first is as good.
+    #[instrument(skip_all, fields(template = %versioned.in_ses()))]
+    async fn create_versioned(&self, versioned: &Versioned) -> Result<(), NotifyError> {
+        match self.client.create_template().template(versioned.template.clone()).send().await {
+            Ok(_) => {
+                info!("mail template created");
+                Ok(())
+            }
+            Err(e) if matches!(e.as_service_error(), Some(CreateTemplateError::AlreadyExistsException(_))) => Ok(()),
+            Err(e) => Err(classify(SERVICE, e)),
+        }
     }
 
     /// Replaces the retry schedule for throttled destinations.
@@ -62,16 +147,11 @@ impl SesMailer {
         self
     }
 
-    /// Creates the template, or updates it when it exists, so deploying twice is harmless.
+    /// Creates the template under `name` as given, or updates it when it exists. For tests and benchmarks that
+    /// name their own templates; the functions use [`Self::with_template`], which costs no call at cold start.
     #[instrument(skip_all, fields(template = %name))]
     pub async fn ensure_template(&self, name: &str, subject: &str, html: &str, text: &str) -> Result<(), NotifyError> {
-        let template = Template::builder()
-            .template_name(name)
-            .subject_part(subject)
-            .html_part(html)
-            .text_part(text)
-            .build()
-            .map_err(|e| NotifyError::Invalid(e.to_string()))?;
+        let template = template(name, subject, html, text)?;
         match self.client.create_template().template(template.clone()).send().await {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.as_service_error(), Some(CreateTemplateError::AlreadyExistsException(_))) => self
@@ -113,7 +193,7 @@ impl SesMailer {
                 .client
                 .send_bulk_templated_email()
                 .source(self.sender.as_str())
-                .template(&mail.template)
+                .template(self.template_in_ses(&mail.template))
                 .default_template_data(shared);
             for recipient in &pending {
                 let data = serde_json::to_string(&recipient.data).map_err(|e| NotifyError::Invalid(e.to_string()))?;
@@ -125,7 +205,17 @@ impl SesMailer {
                 );
             }
             report.calls += 1;
-            let output = match request.send().await {
+            let mut sent = request.clone().send().await;
+            if let Err(e) = &sent
+                && matches!(e.as_service_error(), Some(SendBulkTemplatedEmailError::TemplateDoesNotExistException(_)))
+                && let Some(versioned) = self.registered(&mail.template)
+            {
+                // The first send of a new deploy's template: SES refused the whole call, so nobody was mailed.
+                self.create_versioned(versioned).await?;
+                report.calls += 1;
+                sent = request.send().await;
+            }
+            let output = match sent {
                 Ok(output) => output,
                 Err(e) => {
                     let error = classify(SERVICE, e);
@@ -224,6 +314,39 @@ mod tests {
         let sender = EmailAddress::parse("sender", "flare@example.org").unwrap_or_else(|e| panic!("{e:?}"));
         let message = raw_message(&sender, &mail).unwrap_or_else(|e| panic!("{e:?}"));
         String::from_utf8(message.formatted()).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn the_versioned_name_is_the_same_for_the_same_content_and_changes_with_any_part() {
+        let name = |s: &str, h: &str, t: &str| versioned_template_name("flare-notice-v1", s, h, t);
+        let base = name("{{ticket}}", "<p>h</p>", "t");
+        assert_eq!(base, name("{{ticket}}", "<p>h</p>", "t"));
+        assert!(base.starts_with("flare-notice-v1-") && base.len() == "flare-notice-v1-".len() + VERSION_DIGITS);
+        for other in [
+            name("{{ticket}} ", "<p>h</p>", "t"),
+            name("{{ticket}}", "<p>H</p>", "t"),
+            name("{{ticket}}", "<p>h</p>", ""),
+        ] {
+            assert_ne!(base, other);
+        }
+        assert_ne!(name("ab", "c", "t"), name("a", "bc", "t"), "text moved between parts is another content");
+    }
+
+    #[test]
+    fn the_notice_template_fits_the_64_characters_ses_allows() {
+        let notice = flare_core::NOTICE;
+        let name = versioned_template_name(notice.name, notice.subject, notice.html, notice.text);
+        assert!(name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{name}");
+    }
+
+    #[test]
+    fn bulk_mail_names_a_registered_template_by_its_versioned_name_and_others_as_given() {
+        let sender = EmailAddress::parse("sender", "flare@example.org").unwrap_or_else(|e| panic!("{e:?}"));
+        let mailer = SesMailer::new(local_ses_client("http://127.0.0.1:9"), sender, 1.0)
+            .with_template("notice", "s", "<p>h</p>", "t")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(mailer.template_in_ses("notice"), versioned_template_name("notice", "s", "<p>h</p>", "t"));
+        assert_eq!(mailer.template_in_ses("other"), "other");
     }
 
     #[test]

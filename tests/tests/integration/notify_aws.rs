@@ -153,6 +153,31 @@ async fn ensuring_a_template_twice_creates_it_once_and_updates_it_in_place() {
 }
 
 #[tokio::test]
+async fn a_registered_template_is_created_by_the_first_send_that_finds_it_missing_and_that_send_goes_out() {
+    let endpoint = moto();
+    let (mailer, sender) = mailer(&endpoint).await;
+    let name = unique("notice");
+    let mailer = mailer.with_template(&name, "{{ticket}} opened", "<p>{{ticket}}</p>", "{{ticket}}").unwrap();
+    let in_ses = mailer.template_in_ses(&name).to_string();
+    let mail = |n| BulkMail {
+        template: name.clone(),
+        shared: BTreeMap::from([("ticket".to_string(), "INC-7".to_string())]),
+        recipients: recipients(n),
+    };
+
+    let first = mailer.send_bulk(&mail(2)).await.unwrap();
+    let second = mailer.send_bulk(&mail(3)).await.unwrap();
+
+    assert_eq!((first.sent.len(), first.calls), (2, 2), "refused for the missing template, then sent: {first:?}");
+    assert_eq!((second.sent.len(), second.calls), (3, 1), "the template is there now: {second:?}");
+    let got = local_ses_client(&endpoint).get_template().template_name(&in_ses).send().await.unwrap();
+    assert_eq!(got.template().and_then(|t| t.subject_part()), Some("{{ticket}} opened"));
+    let data = moto_data(&endpoint).await;
+    let calls = records(&data, "ses", "BulkTemplateMessage", "source", sender.as_str());
+    assert!(calls.len() == 2 && calls.iter().all(|c| c["template"] == in_ses.as_str()), "{calls:?}");
+}
+
+#[tokio::test]
 async fn a_single_mail_is_a_raw_multipart_alternative_message_with_an_encoded_subject() {
     let endpoint = moto();
     let (mailer, sender) = mailer(&endpoint).await;
