@@ -117,31 +117,29 @@ wait_dynamodb_local() {
     echo "DynamoDB Local answers at $FLARE_TEST_DYNAMODB_ENDPOINT"
 }
 
+# Installs the pinned Python packages (the arguments after the first) into the virtual environment the first
+# names, unless it holds exactly that set already.
+ensure_venv() {
+    local venv=$1 want
+    shift
+    want=$(printf '%s\n' "$@")
+    if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.flare-tools" 2>/dev/null)" != "$want" ]; then
+        step "installing $* into ${venv#"$FLARE_ROOT"/}"
+        python3 -m venv "$venv" || die "python3 cannot make a virtual environment (install python3-venv)"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$@" || die "pip could not install $*"
+        printf '%s\n' "$want" >"$venv/.flare-tools"
+    fi
+}
+
 # Installs the pinned Python tools into .tools/venv and puts it first on PATH.
 ensure_python_tools() {
-    local stamp="$VENV/.flare-tools" want
-    want=$(printf '%s\n' "${PY_TOOLS[@]}")
-    if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        step "installing ${PY_TOOLS[*]} into .tools/venv"
-        python3 -m venv "$VENV" || die "python3 cannot make a virtual environment (install python3-venv)"
-        "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_TOOLS[@]}" \
-            || die "pip could not install ${PY_TOOLS[*]}"
-        printf '%s\n' "$want" >"$stamp"
-    fi
+    ensure_venv "$VENV" "${PY_TOOLS[@]}"
     export PATH="$VENV/bin:$PATH"
 }
 
 # Installs the pinned checkov into its own virtual environment (.tools/checkov) and puts it on PATH.
 ensure_checkov() {
-    local stamp="$CHECKOV_VENV/.flare-tools" want
-    want=$(printf '%s\n' "${PY_CHECKOV[@]}")
-    if [ ! -x "$CHECKOV_VENV/bin/checkov" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        step "installing ${PY_CHECKOV[*]} into ${CHECKOV_VENV#"$FLARE_ROOT"/}"
-        python3 -m venv "$CHECKOV_VENV" || die "python3 cannot make a virtual environment (install python3-venv)"
-        "$CHECKOV_VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_CHECKOV[@]}" \
-            || die "pip could not install ${PY_CHECKOV[*]}"
-        printf '%s\n' "$want" >"$stamp"
-    fi
+    ensure_venv "$CHECKOV_VENV" "${PY_CHECKOV[@]}"
     export PATH="$PATH:$CHECKOV_VENV/bin"
 }
 

@@ -36,13 +36,7 @@ async fn a_monitoring_tool_opens_updates_and_resolves_an_incident_through_the_la
     key.hash = ApiKeyHash::of_token(EVENT_TOKEN);
     key.id = "fk_0000feedbeef".into();
     backend.store.create_api_key(&key).await.unwrap();
-    let vpn = System {
-        id: support::system("vpn"),
-        name: SystemName::parse("name", "Remote access VPN").unwrap(),
-        owner: None,
-        owner_email: None,
-    };
-    backend.store.put_system(&vpn).await.unwrap();
+    put_vpn(&backend).await;
     let service = IncidentService::new(backend.store.clone(), backend.clock.clone());
     let state = AppState::new(service, HttpConfig { public_reads: true, ..HttpConfig::default() });
     let intake = flare_http::intake_router(state.clone());
@@ -95,8 +89,8 @@ fn sso_open_event(claims: Option<Value>) -> String {
     event.to_string()
 }
 
-/// The intake router as the intake function runs it, with the SSO glue, over SQLite with the VPN system.
-async fn sso_intake(backend: &support::Backend) -> Router {
+/// Puts the VPN system, which the tests' incidents affect, into the catalog.
+async fn put_vpn(backend: &support::Backend) {
     let vpn = System {
         id: support::system("vpn"),
         name: SystemName::parse("name", "Remote access VPN").unwrap(),
@@ -104,6 +98,11 @@ async fn sso_intake(backend: &support::Backend) -> Router {
         owner_email: None,
     };
     backend.store.put_system(&vpn).await.unwrap();
+}
+
+/// The intake router as the intake function runs it, with the SSO glue, over SQLite with the VPN system.
+async fn sso_intake(backend: &support::Backend) -> Router {
+    put_vpn(backend).await;
     let state = AppState::new(backend.service(), HttpConfig::default());
     flare_aws::lambda::SsoConfig::default().layer(flare_http::intake_router(state))
 }
