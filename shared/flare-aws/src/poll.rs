@@ -3,7 +3,6 @@
 //! own sorted by row number, and each probe's checks in a fixed ring of slots so the partition never grows.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use flare_core::StoreError;
 use flare_core::poll::{BadRow, CHECKS_KEPT, PollStore, ProbeCheck, SourceState};
@@ -58,20 +57,10 @@ impl PollStore for DynamoStore {
         if let Some(bad) = bad {
             self.put_item(items::with_doc(keys::poll_bad_pk(source), keys::poll_bad_sk(bad.row, key), bad)?).await?;
         }
-        let sent = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(items::key(keys::poll_row_pk(source), key)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match sent {
-            Ok(_) => Ok(()),
+        match self.put_new(items::key(keys::poll_row_pk(source), key), || format!("row {key} of {source}")).await {
             // Marked before: the first marking stands.
-            Err(e) if matches!(e.as_service_error(), Some(PutItemError::ConditionalCheckFailedException(_))) => Ok(()),
-            Err(e) => Err(StoreError::unavailable(e)),
+            Ok(()) | Err(StoreError::AlreadyExists { .. }) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 

@@ -1,5 +1,6 @@
 //! Fixtures for tests, in this crate and in every crate that turns on the `test-util` feature: an incident
-//! builder, so that a test names only the fields it is about, and the event a command would record.
+//! builder, so that a test names only the fields it is about, the event a command would record, and a catalog
+//! system.
 //!
 //! Never used by production code. The values are valid by construction, so parsing them cannot fail; a panic
 //! here is a broken fixture, which is what a test should report.
@@ -18,6 +19,16 @@ use crate::values::{Impact, Severity, Status, SystemId};
 
 /// When every fixture incident starts, unless a test says otherwise.
 pub const STARTED_AT: OffsetDateTime = datetime!(2026-11-22 09:00 UTC);
+
+/// A catalog system with no owner: `id` is a valid slug and `name` a valid name in every test that uses it.
+pub fn system(id: &str, name: &str) -> crate::catalog::System {
+    crate::catalog::System {
+        id: SystemId::parse("id", id).expect("a fixture system id"),
+        name: crate::text::SystemName::parse("name", name).expect("a fixture system name"),
+        owner: None,
+        owner_email: None,
+    }
+}
 
 /// A ticket number from a literal.
 pub fn ticket(n: u64) -> TicketNumber {

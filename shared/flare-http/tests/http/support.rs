@@ -10,7 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use flare_core::UnsubscribeKey;
 use flare_core::poll::{BadRow, PollStore, ProbeCheck, SourceState};
-use flare_core::text::{PersonName, SystemName};
+use flare_core::text::PersonName;
 use flare_core::{AccessStore, CatalogStore, IncidentStore, NewIncident};
 use flare_core::{
     ApiKey, ApiKeyHash, Clock, Delivery, DigestDelivery, IdempotencyKey, Incident, IncidentService, LedgerStore, Page,
@@ -92,13 +92,7 @@ impl TestApp {
         let store: Arc<dyn Store> = Arc::new(flare_embedded::SqliteStore::open(&dir.path().join("flare.db")).unwrap());
         let clock = Arc::new(TestClock(Mutex::new(NOW)));
         for (id, name) in [("vpn", "VPN"), ("email", "Email"), ("payroll", "Payroll")] {
-            let system = System {
-                id: SystemId::parse("id", id).unwrap(),
-                name: SystemName::parse("name", name).unwrap(),
-                owner: None,
-                owner_email: None,
-            };
-            store.put_system(&system).await.unwrap();
+            store.put_system(&flare_core::test_util::system(id, name)).await.unwrap();
         }
         store.create_user(&user("ada", vec![Scope::IncidentsWrite], false)).await.unwrap();
         store.create_user(&user("bob", vec![], false)).await.unwrap();

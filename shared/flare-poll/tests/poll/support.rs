@@ -10,8 +10,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use flare_core::text::SystemName;
-use flare_core::{Clock, IncidentService, Store, System, SystemId};
+use flare_core::{Clock, IncidentService, Store};
 use flare_embedded::SqliteStore;
 use flare_poll::{PollConfig, Poller};
 use time::OffsetDateTime;
@@ -109,13 +108,7 @@ impl Desk {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("flare.db")).unwrap());
         for (id, name) in [("email", "Email"), ("vpn", "VPN"), ("payroll-eu", "Payroll, EU"), ("wifi", "Office Wi-Fi")]
         {
-            let system = System {
-                id: SystemId::parse("id", id).unwrap(),
-                name: SystemName::parse("name", name).unwrap(),
-                owner: None,
-                owner_email: None,
-            };
-            store.put_system(&system).await.unwrap();
+            store.put_system(&flare_core::test_util::system(id, name)).await.unwrap();
         }
         let service = IncidentService::new(store.clone(), Arc::new(FixedClock));
         Self { store, service, _dir: dir }
