@@ -12,13 +12,13 @@ use flare_http::{AppState, HttpConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    flare_aws::lambda::init_logging();
     let secrets = Secrets::from_env(&Env::process()).await?;
     let env = secrets.over_process_env();
     let config = flare_aws::lambda::FunctionConfig::from(&env)?;
     let http = HttpConfig::from_lookup(&env)?;
     let sso = flare_aws::lambda::SsoConfig::from(&env)?;
-    let client = flare_aws::dynamodb_client(None).await;
+    let client = flare_aws::dynamodb_client();
     // The first request then reuses this connection rather than paying the TLS handshake (see `warm_up`).
     flare_aws::lambda::warm_up(&client, &config.table).await;
     let store = flare_aws::DynamoStore::new(client, config.table);

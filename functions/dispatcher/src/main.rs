@@ -19,26 +19,24 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    flare_aws::lambda::init_logging();
     let secrets = Secrets::from_env(&Env::process()).await?;
     let env = secrets.over_process_env();
     let config = DispatcherConfig::from(&env)?;
     let tickets = flare_tickets::from_env(&env)?;
 
-    let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(None).await, config.table);
+    let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(), config.table);
     let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
     // No SES call at cold start: the template goes under a name versioned by its content, created by the first
     // send that finds it missing, so a deploy never mails with an old one.
-    let mailer = SesMailer::new(flare_aws::ses_client(None).await, config.sender, config.max_send_rate).with_template(
+    let mailer = SesMailer::new(flare_aws::ses_client(), config.sender, config.max_send_rate).with_template(
         NOTICE.name,
         NOTICE.subject,
         NOTICE.html,
         NOTICE.text,
     )?;
-    let publisher = match config.topic_arn {
-        Some(arn) => Some(Arc::new(SnsPublisher::new(flare_aws::sns_client(None).await, arn)) as Arc<dyn Publisher>),
-        None => None,
-    };
+    let publisher =
+        config.topic_arn.map(|arn| Arc::new(SnsPublisher::new(flare_aws::sns_client(), arn)) as Arc<dyn Publisher>);
     let channels = Channels { mailer: Some(Arc::new(mailer)), publisher, tickets: tickets.map(Arc::from) };
     tracing::info!(?channels, "dispatcher ready");
     let dispatcher = Dispatcher::new(service, channels, Links::new(&config.public_url, config.unsubscribe));

@@ -18,19 +18,19 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    flare_aws::lambda::init_logging();
     let secrets = Secrets::from_env(&Env::process()).await?;
     let env = secrets.over_process_env();
     let config = FunctionConfig::from(&env)?;
     let sources = PollConfig::from_env(&env)?;
     tracing::info!(sheets = sources.sheets.len(), probes = sources.probes.len(), "poller ready");
 
-    let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(None).await, config.table);
+    let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(), config.table);
     let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
     let bad_rows_to = sources.bad_rows_to.clone();
     let mut poller = Poller::new(service, sources)?;
     if let Some(to) = bad_rows_to {
-        let mailer = Arc::new(flare_aws::lambda::ses_mailer(&env).await?);
+        let mailer = Arc::new(flare_aws::lambda::ses_mailer(&env)?);
         poller = poller.with_bad_row_mail(BadRowMail { mailer, to });
     }
 

@@ -17,13 +17,13 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    flare_aws::lambda::init_logging();
     let secrets = Secrets::from_env(&Env::process()).await?;
     let config = ReporterConfig::from(&secrets.over_process_env())?;
 
-    let store = DynamoStore::new(flare_aws::dynamodb_client(None).await, config.table);
+    let store = DynamoStore::new(flare_aws::dynamodb_client(), config.table);
     let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
-    let mailer = SesMailer::new(flare_aws::ses_client(None).await, config.sender, config.max_send_rate);
+    let mailer = SesMailer::new(flare_aws::ses_client(), config.sender, config.max_send_rate);
     let reporter = Reporter::new(service, Arc::new(mailer), config.settings);
     tracing::info!("reporter ready");
 

@@ -1,18 +1,31 @@
-//! Building AWS clients (DynamoDB, SES, SNS) the one way Flare does: explicit retries and timeouts,
-//! credentials and region from the environment only (no profile files or instance-metadata probing, which cost a
-//! Lambda cold start), and an endpoint override that exists for tests and development against local emulators
-//! (DynamoDB Local, moto).
+//! Building AWS clients (DynamoDB, SES, SNS, Secrets Manager) the one way Flare's functions do, cheaply enough for
+//! a Lambda cold start:
+//!
+//! - credentials, region and endpoint come from the environment Lambda sets, read once; there is no profile file,
+//!   instance-metadata or STS probing (no `aws-config`), which costs init time and binary size;
+//! - every client of a process shares one HTTPS client, so its connection pool and TLS setup are made once;
+//! - that client trusts only the roots of Amazon Trust Services, compiled in ([`AMAZON_ROOTS`]): AWS endpoints'
+//!   certificates chain to them, and nothing is read from the file system's certificate store at cold start;
+//! - retries and timeouts are explicit, per service ([`Limits`]).
+//!
+//! The endpoint override is the SDKs' own convention (`AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`), for
+//! development and the benchmarks against DynamoDB Local and moto; a deployed stack sets neither.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
-use aws_config::SdkConfig;
-use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider, SharedHttpClient};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+use aws_types::SdkConfig;
 
 /// Attempts per request, the first included. Throttling and transient errors are retried with backoff.
 const MAX_ATTEMPTS: u32 = 3;
+
+/// The root certificates the AWS clients trust: Amazon Root CA 1 to 4 and Starfield Services Root G2, the roots of
+/// Amazon Trust Services. A certificate any other authority issued for an AWS host name is refused.
+pub const AMAZON_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
 
 /// How long one attempt, and one call with its retries, may take against a service.
 #[derive(Debug, Clone, Copy)]
@@ -23,6 +36,25 @@ pub(crate) struct Limits {
 
 /// DynamoDB: a request must not outlive an API Gateway call (30 s), retries included.
 pub(crate) const DYNAMODB: Limits = Limits { attempt: Duration::from_secs(5), total: Duration::from_secs(15) };
+
+/// A service's client settings: its limits, and the suffix of its endpoint-override variable.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Service {
+    /// As in `AWS_ENDPOINT_URL_<env>`, e.g. `DYNAMODB` or `SECRETS_MANAGER`.
+    pub(crate) env: &'static str,
+    pub(crate) limits: Limits,
+}
+
+/// The one HTTPS client of the process: rustls on aws-lc, trusting [`AMAZON_ROOTS`]. Its connector is made, and
+/// the roots parsed, on the first request.
+static HTTP_CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(|| {
+    let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_ROOTS);
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        // `build` cannot fail today; were it to, the platform's roots are the safe fallback, not a panic at init.
+        .tls_context(TlsContext::builder().with_trust_store(trust).build().unwrap_or_default())
+        .build_https()
+});
 
 fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
@@ -36,26 +68,42 @@ fn timeout_config(limits: Limits) -> TimeoutConfig {
         .build()
 }
 
-/// The shared configuration of a production client. Credentials and region come from `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` and `AWS_REGION`, as Lambda sets them. `endpoint_override`
-/// points it at an emulator; production passes `None`.
-pub(crate) async fn sdk_config(endpoint_override: Option<&str>, limits: Limits) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(EnvironmentVariableRegionProvider::new())
-        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+fn builder(limits: Limits) -> aws_types::sdk_config::Builder {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(HTTP_CLIENT.clone())
         .retry_config(retry_config())
-        .timeout_config(timeout_config(limits));
-    if let Some(url) = endpoint_override {
-        loader = loader.endpoint_url(url);
+        .timeout_config(timeout_config(limits))
+}
+
+/// The configuration of a function's client for `service`, from `env`: `AWS_REGION` (or `AWS_DEFAULT_REGION`),
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` as Lambda sets them, and the endpoint
+/// override. Missing credentials or region make the client's calls fail, saying which; they are not guessed.
+pub(crate) fn sdk_config_from(env: impl Fn(&str) -> Option<String>, service: Service) -> SdkConfig {
+    let env = |name: &str| env(name).filter(|value| !value.is_empty());
+    let mut config = builder(service.limits);
+    if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
+        config = config.region(Region::new(region));
     }
-    loader.load().await
+    if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+        let credentials = Credentials::new(id, secret, env("AWS_SESSION_TOKEN"), None, "lambda-environment");
+        config = config.credentials_provider(SharedCredentialsProvider::new(credentials));
+    }
+    if let Some(url) = env(&format!("AWS_ENDPOINT_URL_{}", service.env)).or_else(|| env("AWS_ENDPOINT_URL")) {
+        config = config.endpoint_url(url);
+    }
+    config.build()
+}
+
+/// [`sdk_config_from`] the process environment.
+pub(crate) fn sdk_config(service: Service) -> SdkConfig {
+    sdk_config_from(|name| std::env::var(name).ok(), service)
 }
 
 /// The configuration of a client for a local emulator at `endpoint`, with fixed dummy credentials and region
 /// `us-east-1`, whatever the environment says. For tests and benchmarks only.
 pub(crate) fn local_sdk_config(endpoint: &str, limits: Limits) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
+    builder(limits)
         .region(Region::new("us-east-1"))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "local",
@@ -65,17 +113,61 @@ pub(crate) fn local_sdk_config(endpoint: &str, limits: Limits) -> SdkConfig {
             "flare-local",
         )))
         .endpoint_url(endpoint)
-        .retry_config(retry_config())
-        .timeout_config(timeout_config(limits))
         .build()
 }
 
 /// The DynamoDB client Flare's functions use (see [`sdk_config`]).
-pub async fn dynamodb_client(endpoint_override: Option<&str>) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(&sdk_config(endpoint_override, DYNAMODB).await)
+pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config(Service { env: "DYNAMODB", limits: DYNAMODB }))
 }
 
 /// A DynamoDB client for DynamoDB Local at `endpoint`. For tests and the benchmark only.
 pub fn local_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::new(&local_sdk_config(endpoint, DYNAMODB))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> SdkConfig {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        sdk_config_from(|name| vars.get(name).cloned(), Service { env: "DYNAMODB", limits: DYNAMODB })
+    }
+
+    #[test]
+    fn the_trusted_roots_are_the_five_of_amazon_trust_services() {
+        assert_eq!(AMAZON_ROOTS.matches("-----BEGIN CERTIFICATE-----").count(), 5);
+        assert_eq!(AMAZON_ROOTS.matches("-----END CERTIFICATE-----").count(), 5);
+    }
+
+    #[test]
+    fn region_and_endpoint_come_from_the_lambda_environment_and_the_service_override_wins() {
+        let config = config(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ENDPOINT_URL", "http://localhost:1"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", "http://localhost:8000"),
+        ]);
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), Some("http://localhost:8000"));
+    }
+
+    #[test]
+    fn without_an_override_the_endpoint_is_the_services_own_and_a_blank_variable_counts_as_unset() {
+        let config = config(&[("AWS_DEFAULT_REGION", "us-west-2"), ("AWS_REGION", ""), ("AWS_ENDPOINT_URL", "")]);
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("us-west-2"));
+        assert_eq!(config.endpoint_url(), None);
+    }
+
+    #[test]
+    fn credentials_are_taken_only_when_both_halves_are_set() {
+        assert!(
+            config(&[("AWS_ACCESS_KEY_ID", "id"), ("AWS_SECRET_ACCESS_KEY", "secret")])
+                .credentials_provider()
+                .is_some()
+        );
+        assert!(config(&[("AWS_ACCESS_KEY_ID", "id")]).credentials_provider().is_none());
+    }
 }

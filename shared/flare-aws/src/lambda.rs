@@ -19,6 +19,43 @@ use flare_http::SsoUser;
 use lambda_http::request::RequestContext;
 use tower::util::MapRequestLayer;
 
+/// Sets up a function's logging as Lambda's advanced logging controls ask: JSON lines when `AWS_LAMBDA_LOG_FORMAT`
+/// is `JSON` (as `infra/template.yaml` sets it), at the level of `AWS_LAMBDA_LOG_LEVEL`, else of `RUST_LOG`, else
+/// INFO ([`log_filter`]); no timestamps, since CloudWatch stamps each line. Call it first in `main`.
+pub fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let var = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+    let filter = log_filter(var("AWS_LAMBDA_LOG_LEVEL").or_else(|| var("RUST_LOG")).as_deref());
+    let layer = tracing_subscriber::fmt::layer().with_target(false).without_time().with_ansi(false);
+    let registry = tracing_subscriber::registry().with(filter);
+    // `try_init`: a second call (a test's) keeps the first subscriber instead of panicking.
+    let _ = if var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|format| format.eq_ignore_ascii_case("json")) {
+        registry.with(layer.json()).try_init()
+    } else {
+        registry.with(layer).try_init()
+    };
+}
+
+/// What gets logged: a level (`DEBUG`, Lambda's `FATAL` read as `ERROR`), or `RUST_LOG`-style `target=level`
+/// directives, with INFO for whatever they leave unset; nothing, or nonsense, means INFO. A target filter rather than an env-filter, which would pull a
+/// regex engine into every bootstrap.
+pub fn log_filter(directives: Option<&str>) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+
+    let targets = match directives.map(str::trim) {
+        Some(level) if level.eq_ignore_ascii_case("fatal") => Targets::new().with_default(LevelFilter::ERROR),
+        Some(directives) => directives.parse().unwrap_or_default(),
+        None => Targets::new(),
+    };
+    // Directives naming only targets (`flare_aws=debug`) leave the rest at INFO, not silent.
+    match targets.default_level() {
+        Some(_) => targets,
+        None => targets.with_default(LevelFilter::INFO),
+    }
+}
+
 /// The configuration every DynamoDB-backed function needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionConfig {
@@ -125,9 +162,9 @@ pub(crate) fn ses_sender<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<
 
 /// The SES mailer of a function that sends the odd mail of its own (the poller's bad-row mail), from
 /// `FLARE_SENDER` and `FLARE_SES_MAX_SEND_RATE`.
-pub async fn ses_mailer<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<crate::SesMailer, ConfigError> {
+pub fn ses_mailer<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<crate::SesMailer, ConfigError> {
     let (sender, max_send_rate) = ses_sender(env)?;
-    Ok(crate::SesMailer::new(crate::ses_client(None).await, sender, max_send_rate))
+    Ok(crate::SesMailer::new(crate::ses_client(), sender, max_send_rate))
 }
 
 /// `FLARE_PUBLIC_URL`: https, or http on a loopback host for development; kept without a trailing slash.
@@ -191,7 +228,26 @@ pub fn with_sso_user<B>(mut request: http::Request<B>, default_scopes: &[Scope])
 
 #[cfg(test)]
 mod tests {
+    use tracing::Level;
+
     use super::*;
+
+    #[test]
+    fn the_log_level_is_lambdas_setting_or_rust_log_directives_and_info_otherwise() {
+        assert!(log_filter(Some("DEBUG")).would_enable("flare_core", &Level::DEBUG));
+        assert!(!log_filter(Some("WARN")).would_enable("flare_core", &Level::INFO));
+        assert!(!log_filter(Some("FATAL")).would_enable("flare_core", &Level::WARN));
+        assert!(log_filter(Some("FATAL")).would_enable("flare_core", &Level::ERROR));
+        let directives = log_filter(Some("warn,flare_aws=debug"));
+        assert!(directives.would_enable("flare_aws::ses", &Level::DEBUG));
+        assert!(!directives.would_enable("hyper", &Level::INFO));
+        assert!(log_filter(Some("flare_aws=debug")).would_enable("hyper", &Level::INFO));
+        for nothing_usable in [None, Some("loud please")] {
+            let filter = log_filter(nothing_usable);
+            assert!(filter.would_enable("flare_core", &Level::INFO), "{nothing_usable:?}: {filter:?}");
+            assert!(!filter.would_enable("flare_core", &Level::DEBUG));
+        }
+    }
 
     /// 48 bytes, base64.
     const KEY: &str = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq83v";

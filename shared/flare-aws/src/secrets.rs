@@ -19,7 +19,7 @@ use flare_core::config::Env;
 use secrecy::{ExposeSecret, SecretString};
 use tracing::{info, instrument};
 
-use crate::client::{Limits, local_sdk_config, sdk_config};
+use crate::client::{Limits, Service, local_sdk_config, sdk_config};
 
 /// The variable naming the secrets: their ARNs (or names), comma-separated. Absent or blank means there is no
 /// secret to read.
@@ -28,10 +28,9 @@ pub const SECRETS_ARN_VAR: &str = "FLARE_SECRETS_ARN";
 /// Secrets Manager is read once, at cold start: a slow answer should fail the start rather than hang it.
 const LIMITS: Limits = Limits { attempt: Duration::from_secs(3), total: Duration::from_secs(10) };
 
-/// The Secrets Manager client Flare's functions use (see [`crate::client`]); `endpoint_override` is for tests
-/// and development.
-pub async fn secrets_client(endpoint_override: Option<&str>) -> Client {
-    Client::new(&sdk_config(endpoint_override, LIMITS).await)
+/// The Secrets Manager client Flare's functions use (see [`crate::client`]).
+pub fn secrets_client() -> Client {
+    Client::new(&sdk_config(Service { env: "SECRETS_MANAGER", limits: LIMITS }))
 }
 
 /// A Secrets Manager client for a local emulator at `endpoint` (moto). Tests only.
@@ -74,7 +73,7 @@ impl Secrets {
         if names.is_empty() {
             return Ok(Self::default());
         }
-        Self::load_all(&secrets_client(None).await, &names).await
+        Self::load_all(&secrets_client(), &names).await
     }
 
     /// Reads each of `secrets` in order into one set; a later secret wins a name an earlier one also holds.

@@ -26,7 +26,7 @@ use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 use tracing::{info, instrument, warn};
 
-use crate::client::{Limits, local_sdk_config, sdk_config};
+use crate::client::{Limits, Service, local_sdk_config, sdk_config};
 use crate::rate::{Backoff, RateLimiter, classify};
 
 /// SES accepts at most 50 destinations in one SendBulkTemplatedEmail call.
@@ -38,10 +38,9 @@ const SERVICE: &str = "SES";
 /// dispatch still fits a stream-triggered invocation.
 const LIMITS: Limits = Limits { attempt: Duration::from_secs(10), total: Duration::from_secs(25) };
 
-/// The SES client Flare's functions use (see [`crate::client`]); `endpoint_override` is for tests and
-/// development (moto).
-pub async fn ses_client(endpoint_override: Option<&str>) -> Client {
-    Client::new(&sdk_config(endpoint_override, LIMITS).await)
+/// The SES client Flare's functions use (see [`crate::client`]).
+pub fn ses_client() -> Client {
+    Client::new(&sdk_config(Service { env: "SES", limits: LIMITS }))
 }
 
 /// An SES client for a local emulator at `endpoint`. Tests only.

@@ -15,7 +15,7 @@ use flare_core::SystemId;
 use flare_core::notify::{Notification, NotifyError, PublishReport, Publisher};
 use tracing::{instrument, warn};
 
-use crate::client::{Limits, local_sdk_config, sdk_config};
+use crate::client::{Limits, Service, local_sdk_config, sdk_config};
 use crate::rate::{Backoff, classify};
 
 /// SNS accepts at most 10 entries in one PublishBatch call.
@@ -26,10 +26,9 @@ const SERVICE: &str = "SNS";
 /// SNS: like DynamoDB.
 const LIMITS: Limits = Limits { attempt: Duration::from_secs(5), total: Duration::from_secs(15) };
 
-/// The SNS client Flare's functions use (see [`crate::client`]); `endpoint_override` is for tests and
-/// development (moto).
-pub async fn sns_client(endpoint_override: Option<&str>) -> Client {
-    Client::new(&sdk_config(endpoint_override, LIMITS).await)
+/// The SNS client Flare's functions use (see [`crate::client`]).
+pub fn sns_client() -> Client {
+    Client::new(&sdk_config(Service { env: "SNS", limits: LIMITS }))
 }
 
 /// An SNS client for a local emulator at `endpoint`. Tests only.
