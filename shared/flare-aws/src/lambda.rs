@@ -5,9 +5,11 @@
 //! Every function reads through [`crate::secrets::Secrets::over`], so any of its variables may come from its
 //! Secrets Manager secret (`FLARE_SECRETS_ARN`) instead of the plain environment; the session key always does.
 //!
-//! [`SsoConfig::layer`] is the HTTP functions' one piece of request glue: it turns the claims API Gateway's JWT
-//! authorizer verified into a [`flare_http::SsoUser`].
+//! [`serve_http`] is the whole cold start of the two HTTP functions; [`SsoConfig::layer`] their one piece of
+//! request glue: it turns the claims API Gateway's JWT authorizer verified into a [`flare_http::SsoUser`].
+//! [`init_logging`] is every function's logging.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use aws_sdk_dynamodb::error::DisplayErrorContext;
@@ -15,9 +17,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use flare_core::UnsubscribeKey;
 use flare_core::config::{ConfigError, Env, https_or_loopback};
 use flare_core::{EmailAddress, Scope, SessionKey};
-use flare_http::SsoUser;
+use flare_core::{IncidentService, SystemClock};
+use flare_http::{AppState, HttpConfig, SsoUser};
 use lambda_http::request::RequestContext;
 use tower::util::MapRequestLayer;
+
+use crate::secrets::Secrets;
 
 /// Sets up a function's logging as Lambda's advanced logging controls ask: JSON lines when `AWS_LAMBDA_LOG_FORMAT`
 /// is `JSON` (as `infra/template.yaml` sets it), at the level of `AWS_LAMBDA_LOG_LEVEL`, else of `RUST_LOG`, else
@@ -71,6 +76,32 @@ impl FunctionConfig {
     pub fn from<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
         Ok(Self { table: env.required("FLARE_TABLE", "the name of Flare's DynamoDB table")? })
     }
+}
+
+/// The whole of an HTTP function (intake, dashboard): its cold start, then its request loop. At cold start it sets
+/// up logging, reads the Secrets Manager secret and warms the DynamoDB connection side by side (both are waits on
+/// the network, each with its own TLS handshake), reads its configuration, and serves `router` over the store
+/// behind the SSO layer.
+pub async fn serve_http(router: impl FnOnce(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
+    init_logging();
+    let process = Env::process();
+    let client = crate::dynamodb_client();
+    // `FLARE_TABLE` is a plain setting in the template. Were it only in the secret, there would be no warm-up
+    // and the first request would open the connection.
+    let warm = async {
+        if let Some(table) = process.optional("FLARE_TABLE") {
+            warm_up(&client, &table).await;
+        }
+    };
+    let (secrets, ()) = tokio::join!(Secrets::from_env(&process), warm);
+    let secrets = secrets?;
+    let env = secrets.over_process_env();
+    let config = FunctionConfig::from(&env)?;
+    let http = HttpConfig::from_lookup(&env)?;
+    let sso = SsoConfig::from(&env)?;
+    let store = crate::DynamoStore::new(client, config.table);
+    let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
+    lambda_http::run(sso.layer(router(AppState::new(service, http)))).await
 }
 
 /// The key [`warm_up`] reads: no item has it, so the read returns nothing and costs the least a read can.
