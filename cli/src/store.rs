@@ -63,7 +63,9 @@ impl Backend {
     pub(crate) fn sqlite_only(&self, command: &str, on_aws: &str) -> anyhow::Result<&Path> {
         match self {
             Self::Sqlite(db) => Ok(db),
-            Self::Table(_) => Err(TableError::SqliteOnly { command: command.to_string(), on_aws: on_aws.to_string() })?,
+            Self::Table(_) => {
+                Err(TableError::SqliteOnly { command: command.to_string(), on_aws: on_aws.to_string() }.into())
+            }
         }
     }
 }
