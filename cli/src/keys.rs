@@ -1,13 +1,13 @@
 //! `flare keys`: create, list and revoke API keys. A key's token is printed once, at creation; only its hash
-//! is stored.
+//! is stored. The same commands work on the SQLite database and on the stack's DynamoDB table (`--table`),
+//! through the access port.
 
-use std::path::Path;
-
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Subcommand;
 use flare_core::text::PersonName;
 use flare_core::{AccessStore, ApiKey, Clock, Scope, SystemClock};
-use flare_embedded::SqliteStore;
+
+use crate::store::Backend;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
@@ -26,8 +26,9 @@ pub(crate) enum KeysCommand {
     Revoke { id: String },
 }
 
-pub(crate) async fn run(db: &Path, command: KeysCommand) -> anyhow::Result<()> {
-    let store = SqliteStore::open(db).with_context(|| format!("cannot open the database {}", db.display()))?;
+pub(crate) async fn run(backend: &Backend, command: KeysCommand) -> anyhow::Result<()> {
+    let store = backend.open().await?;
+    let store: &dyn AccessStore = &*store;
     let now = SystemClock.now();
     match command {
         KeysCommand::Create { name, scopes } => {

@@ -1,11 +1,13 @@
 //! The `flare` command: runs a self-hosted Flare and administers it.
 //!
-//! `main` only parses arguments, sets up logging and dispatches; each command lives in its own module.
+//! `main` only parses arguments, sets up logging and dispatches; each command lives in its own module, and
+//! `store` opens the store the global flags name.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use store::Backend;
 
 mod channels;
 mod demo;
@@ -13,6 +15,7 @@ mod keys;
 mod poll;
 mod report;
 mod serve;
+mod store;
 mod systems;
 mod users;
 
@@ -23,6 +26,12 @@ struct Cli {
     /// The SQLite database of a self-hosted installation; created on first use.
     #[arg(long, global = true, env = "FLARE_DB", default_value = "./flare.db")]
     db: PathBuf,
+
+    /// The stack's DynamoDB table (its `TableName` output): `users`, `keys` and `systems import` then work on
+    /// it instead of the SQLite database. Credentials, region and endpoint come from the usual AWS settings:
+    /// AWS_PROFILE (or `aws sso login`), AWS_REGION, AWS_ENDPOINT_URL_DYNAMODB.
+    #[arg(long, global = true, env = "FLARE_TABLE", value_name = "NAME")]
+    table: Option<String>,
 
     /// What to do; without one, `serve` with its defaults.
     #[command(subcommand)]
@@ -58,21 +67,37 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
-    let result = match cli.command {
-        None => serve::run(&cli.db, serve::ServeArgs::parse_from(["serve"])).await,
-        Some(Command::Serve(args)) => serve::run(&cli.db, args).await,
-        Some(Command::Users(command)) => users::run(&cli.db, command).await,
-        Some(Command::Keys(command)) => keys::run(&cli.db, command).await,
-        Some(Command::Systems(command)) => systems::run(&cli.db, command).await,
-        Some(Command::Poll(command)) => poll::run(&cli.db, command).await,
-        Some(Command::Report(command)) => report::run(&cli.db, command).await,
-    };
+    let result = run(Cli::parse()).await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// What runs Flare on AWS, for the commands that run it here.
+const SERVED_ON_AWS: &str = "the stack's Lambda functions serve Flare";
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let backend = Backend::new(cli.db, cli.table);
+    match cli.command {
+        None => {
+            serve::run(backend.sqlite_only("flare serve", SERVED_ON_AWS)?, serve::ServeArgs::parse_from(["serve"]))
+                .await
+        }
+        Some(Command::Serve(args)) => serve::run(backend.sqlite_only("flare serve", SERVED_ON_AWS)?, args).await,
+        Some(Command::Users(command)) => users::run(&backend, command).await,
+        Some(Command::Keys(command)) => keys::run(&backend, command).await,
+        Some(Command::Systems(command)) => systems::run(&backend, command).await,
+        Some(Command::Poll(command)) => {
+            let db = backend.sqlite_only("flare poll", "the flare-poller function polls on its schedule")?;
+            poll::run(db, command).await
+        }
+        Some(Command::Report(command)) => {
+            let db = backend.sqlite_only("flare report", "the flare-reporter function sends reports and the digest")?;
+            report::run(db, command).await
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Rows are checked one by one: a bad row is reported with its line number and skipped, the rest are written as
 //! they are read, so a crash midway keeps what was written. Re-running is safe, because a subscriber replaces
 //! the one with the same contact. Files are bounded in size and rows, and counted once first so the progress
-//! bar knows its length.
+//! bar knows its length. It fills the SQLite database or, with `--table`, the stack's DynamoDB table, through
+//! the catalog port.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs::File;
@@ -15,8 +16,9 @@ use anyhow::{Context, bail};
 use clap::Subcommand;
 use flare_core::text::{PersonName, SystemName};
 use flare_core::{CatalogStore, EmailAddress, FieldError, PhoneNumber, Subscriber, System, SystemId, ValidationErrors};
-use flare_embedded::SqliteStore;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::store::Backend;
 
 /// Larger files are refused: split them.
 const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
@@ -52,13 +54,13 @@ Files over 50 MB or 200,000 rows are refused: split them.")]
     },
 }
 
-pub(crate) async fn run(db: &Path, command: SystemsCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(backend: &Backend, command: SystemsCommand) -> anyhow::Result<()> {
     match command {
         SystemsCommand::Import { file, dry_run } => {
             // Check the file before creating a database for it.
             let rows = count_rows(&file)?;
-            let store = SqliteStore::open(db).with_context(|| format!("cannot open the database {}", db.display()))?;
-            import(&store, &file, rows, dry_run).await
+            let store = backend.open().await?;
+            import(&*store, &file, rows, dry_run).await
         }
     }
 }
@@ -182,7 +184,7 @@ fn progress_bar(rows: u64) -> ProgressBar {
     bar
 }
 
-async fn import(store: &SqliteStore, file: &Path, rows: u64, dry_run: bool) -> anyhow::Result<()> {
+async fn import(store: &dyn CatalogStore, file: &Path, rows: u64, dry_run: bool) -> anyhow::Result<()> {
     let mut reader = reader(file)?;
     let header = reader.headers().with_context(|| format!("cannot read the header row of {}", file.display()))?;
     let columns = Columns::from_header(header)?;

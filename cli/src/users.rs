@@ -1,15 +1,16 @@
 //! `flare users`: people who sign in to the help desk's form. The password is read from standard input (so
-//! it stays out of shell history and process listings) and stored only as an argon2id hash.
+//! it stays out of shell history and process listings) and stored only as an argon2id hash. The same commands
+//! work on the SQLite database and on the stack's DynamoDB table (`--table`), through the access port.
 
 use std::io::BufRead;
-use std::path::Path;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use flare_core::text::PersonName;
 use flare_core::{AccessStore, Clock, Scope, StoreError, SystemClock, User, Username};
-use flare_embedded::SqliteStore;
 use flare_http::{PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
+
+use crate::store::Backend;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum UsersCommand {
@@ -41,8 +42,10 @@ pub(crate) enum UsersCommand {
     },
 }
 
-pub(crate) async fn run(db: &Path, command: UsersCommand) -> anyhow::Result<()> {
-    let store = SqliteStore::open(db).with_context(|| format!("cannot open the database {}", db.display()))?;
+pub(crate) async fn run(backend: &Backend, command: UsersCommand) -> anyhow::Result<()> {
+    // Opened before the password is asked for, so a wrong --table fails before anyone types a secret.
+    let store = backend.open().await?;
+    let store: &dyn AccessStore = &*store;
     match command {
         UsersCommand::Add { name, display_name, admin } => {
             let username = Username::parse("NAME", &name)?;
@@ -70,25 +73,25 @@ pub(crate) async fn run(db: &Path, command: UsersCommand) -> anyhow::Result<()> 
             }
         }
         UsersCommand::Passwd { name } => {
-            let mut user = existing(&store, &name).await?;
+            let mut user = existing(store, &name).await?;
             let password = read_password()?;
             user.password_hash = flare_http::hash_password(&password)?;
             user.end_sessions(SystemClock.now());
-            save(&store, &user).await?;
+            save(store, &user).await?;
             eprintln!("Changed the password of {}; they are signed out everywhere.", user.username.as_str());
         }
         UsersCommand::Disable { name } => {
-            let mut user = existing(&store, &name).await?;
+            let mut user = existing(store, &name).await?;
             user.disabled = true;
             // Otherwise enabling them again would bring back every session, a stolen one included.
             user.end_sessions(SystemClock.now());
-            save(&store, &user).await?;
+            save(store, &user).await?;
             eprintln!("Disabled {}: they cannot sign in, and their sessions have ended.", user.username.as_str());
         }
         UsersCommand::Enable { name } => {
-            let mut user = existing(&store, &name).await?;
+            let mut user = existing(store, &name).await?;
             user.disabled = false;
-            save(&store, &user).await?;
+            save(store, &user).await?;
             eprintln!("Enabled {}. They can sign in at /login.", user.username.as_str());
         }
     }
@@ -96,7 +99,7 @@ pub(crate) async fn run(db: &Path, command: UsersCommand) -> anyhow::Result<()> 
 }
 
 /// The stored user named `name`, or an error saying there is none.
-async fn existing(store: &SqliteStore, name: &str) -> anyhow::Result<User> {
+async fn existing(store: &dyn AccessStore, name: &str) -> anyhow::Result<User> {
     let username = Username::parse("NAME", name)?;
     match store.get_user(&username).await? {
         Some(user) => Ok(user),
@@ -104,7 +107,7 @@ async fn existing(store: &SqliteStore, name: &str) -> anyhow::Result<User> {
     }
 }
 
-async fn save(store: &SqliteStore, user: &User) -> anyhow::Result<()> {
+async fn save(store: &dyn AccessStore, user: &User) -> anyhow::Result<()> {
     if !store.update_user(user).await? {
         bail!("{} was removed while this command ran; nothing was changed", user.username.as_str());
     }

@@ -82,7 +82,7 @@ fn serve(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
 }
 
 /// The value of the hidden input `name` inside the form that posts to `action`.
-fn hidden(html: &str, action: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, action: &str, name: &str) -> String {
     let form_start = html.find(&format!("action=\"{action}\"")).unwrap_or_else(|| panic!("no form for {action}"));
     let form = &html[form_start..];
     let form = &form[..form.find("</form>").unwrap()];

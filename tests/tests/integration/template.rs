@@ -3,7 +3,7 @@
 //! function whose router serves it (on the SSO endpoint too), and the dispatcher reads the stream the way
 //! `flare_aws::stream::handle` expects, with no more permission than it uses. It also holds what a security
 //! review asked of it: the table outlives the stack, every function, queue and the stream's lag has an alarm,
-//! and every checkov suppression says why.
+//! and every checkov suppression says why. Its outputs name the table, for `flare --table`.
 
 use std::collections::BTreeSet;
 
@@ -400,6 +400,13 @@ fn the_table_outlives_the_stack_a_replacement_and_a_stray_delete() {
         table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
         Some(true)
     );
+}
+
+#[test]
+fn the_stack_outputs_the_table_name_that_flare_table_needs() {
+    let doc = template();
+    let output = &doc["Outputs"]["TableName"];
+    assert_eq!(output["Value"]["Ref"].as_str(), Some("Table"), "the README reads the table's name from this output");
 }
 
 /// Every resource of `kind`, by logical name.
