@@ -13,6 +13,17 @@ pub const MAX_PEAK_RSS_MB: f64 = 16.0;
 /// The peer's init plus first response over a function's, at least.
 pub const MIN_PEER_OVER_FUNCTION: f64 = 30.0;
 
+/// The line a function logs once its warm-up read has answered (`flare_aws::lambda::warm_up`), with the wait in
+/// milliseconds as `ms=…`.
+pub const WARM_UP_LINE: &str = "DynamoDB connection warmed";
+
+/// The warm-up's wait in milliseconds, from the log a run appended; `None` when the run made no warm-up.
+pub fn warm_up_ms(log: &str) -> Option<f64> {
+    let line = log.lines().find(|line| line.contains(WARM_UP_LINE))?;
+    let value = line.split_whitespace().find_map(|field| field.strip_prefix("ms="))?;
+    value.parse().ok()
+}
+
 /// The median and the 90th percentile (nearest rank) of some values.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Spread {
@@ -95,6 +106,13 @@ mod tests {
 
     fn spread(values: &[f64]) -> Spread {
         Spread::of(values).unwrap_or_else(|| panic!("no values"))
+    }
+
+    #[test]
+    fn the_warm_up_wait_is_read_from_the_runs_log_line_and_absent_without_one() {
+        let log = " INFO dispatcher ready\n INFO DynamoDB connection warmed ms=4.25\n";
+        assert_eq!(warm_up_ms(log), Some(4.25));
+        assert_eq!(warm_up_ms(" INFO reporter ready\n"), None);
     }
 
     fn summary(init: f64, first: f64, rss: f64) -> Summary {
