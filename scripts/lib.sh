@@ -157,7 +157,7 @@ ensure_lambda_target() {
 
 # Builds every function of infra/template.yaml the way `sam build` does for a deploy (cargo-lambda, arm64, zig as
 # the linker), but offline and without --release, into .run/sam-build: the check that the template builds, not
-# the artefacts to ship. The five functions share the workspace's target directory, so the dependencies are
+# the artefacts to ship. The five functions share one target directory (target/functions), so the dependencies are
 # cross-compiled once and every function after the first only compiles and links its own crate.
 sam_build_offline() {
     ensure_lambda_target

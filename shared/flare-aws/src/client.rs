@@ -3,7 +3,8 @@
 //!
 //! - credentials, region and endpoint come from the environment Lambda sets, read once; there is no profile file,
 //!   instance-metadata or STS probing (no `aws-config`), which costs init time and binary size;
-//! - every client of a process shares one HTTPS client, so its connection pool and TLS setup are made once;
+//! - every client of a function's process shares one HTTPS client, so its connection pool and TLS setup are made once
+//!   (a local emulator's clients, in tests and benchmarks, each get their own);
 //! - that client trusts only the roots of Amazon Trust Services, compiled in ([`AMAZON_ROOTS`]): AWS endpoints'
 //!   certificates chain to them, and nothing is read from the file system's certificate store at cold start;
 //! - retries and timeouts are explicit, per service ([`Limits`]).
@@ -45,16 +46,20 @@ pub(crate) struct Service {
     pub(crate) limits: Limits,
 }
 
-/// The one HTTPS client of the process: rustls on aws-lc, trusting [`AMAZON_ROOTS`]. Its connector is made, and
-/// the roots parsed, on the first request.
-static HTTP_CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(|| {
+/// An HTTPS client: rustls on aws-lc, trusting [`AMAZON_ROOTS`]. Its connector is made, and the roots parsed, on
+/// the first request.
+fn https_client() -> SharedHttpClient {
     let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_ROOTS);
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
         // `build` cannot fail today; were it to, the platform's roots are the safe fallback, not a panic at init.
         .tls_context(TlsContext::builder().with_trust_store(trust).build().unwrap_or_default())
         .build_https()
-});
+}
+
+/// The one HTTPS client of a function's process, which has one Tokio runtime: a pooled connection is driven by a
+/// task of the runtime that opened it, so a process with several runtimes (a test binary) must not share it.
+static HTTP_CLIENT: LazyLock<SharedHttpClient> = LazyLock::new(https_client);
 
 fn retry_config() -> RetryConfig {
     RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS)
@@ -68,10 +73,10 @@ fn timeout_config(limits: Limits) -> TimeoutConfig {
         .build()
 }
 
-fn builder(limits: Limits) -> aws_types::sdk_config::Builder {
+fn builder(limits: Limits, http_client: SharedHttpClient) -> aws_types::sdk_config::Builder {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(HTTP_CLIENT.clone())
+        .http_client(http_client)
         .retry_config(retry_config())
         .timeout_config(timeout_config(limits))
 }
@@ -81,7 +86,7 @@ fn builder(limits: Limits) -> aws_types::sdk_config::Builder {
 /// override. Missing credentials or region make the client's calls fail, saying which; they are not guessed.
 pub(crate) fn sdk_config_from(env: impl Fn(&str) -> Option<String>, service: Service) -> SdkConfig {
     let env = |name: &str| env(name).filter(|value| !value.is_empty());
-    let mut config = builder(service.limits);
+    let mut config = builder(service.limits, HTTP_CLIENT.clone());
     if let Some(region) = env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")) {
         config = config.region(Region::new(region));
     }
@@ -101,9 +106,10 @@ pub(crate) fn sdk_config(service: Service) -> SdkConfig {
 }
 
 /// The configuration of a client for a local emulator at `endpoint`, with fixed dummy credentials and region
-/// `us-east-1`, whatever the environment says. For tests and benchmarks only.
+/// `us-east-1`, whatever the environment says, and an HTTP client of its own (a test may run on a runtime of its
+/// own). For tests and benchmarks only.
 pub(crate) fn local_sdk_config(endpoint: &str, limits: Limits) -> SdkConfig {
-    builder(limits)
+    builder(limits, https_client())
         .region(Region::new("us-east-1"))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "local",
