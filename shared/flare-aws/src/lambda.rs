@@ -79,29 +79,33 @@ impl FunctionConfig {
 }
 
 /// The whole of an HTTP function (intake, dashboard): its cold start, then its request loop. At cold start it sets
-/// up logging, reads the Secrets Manager secret and warms the DynamoDB connection side by side (both are waits on
-/// the network, each with its own TLS handshake), reads its configuration, and serves `router` over the store
-/// behind the SSO layer.
+/// up logging and starts warming the DynamoDB connection in a task of its own; meanwhile it reads the Secrets
+/// Manager secret (its own connection) and its configuration, and builds `router` over the store behind the SSO
+/// layer. Init thus waits for the warm-up's round trip or for the rest, whichever is longer, not for both in turn.
+/// It serves once the warm-up has answered (or failed), so the first request finds the connection open.
 pub async fn serve_http(router: impl FnOnce(AppState) -> axum::Router) -> Result<(), lambda_http::Error> {
     init_logging();
     let process = Env::process();
     let client = crate::dynamodb_client();
     // `FLARE_TABLE` is a plain setting in the template. Were it only in the secret, there would be no warm-up
     // and the first request would open the connection.
-    let warm = async {
-        if let Some(table) = process.optional("FLARE_TABLE") {
-            warm_up(&client, &table).await;
-        }
-    };
-    let (secrets, ()) = tokio::join!(Secrets::from_env(&process), warm);
-    let secrets = secrets?;
+    let warm = process.optional("FLARE_TABLE").map(|table| {
+        let client = client.clone();
+        tokio::spawn(async move { warm_up(&client, &table).await })
+    });
+    let secrets = Secrets::from_env(&process).await?;
     let env = secrets.over_process_env();
     let config = FunctionConfig::from(&env)?;
     let http = HttpConfig::from_lookup(&env)?;
     let sso = SsoConfig::from(&env)?;
     let store = crate::DynamoStore::new(client, config.table);
     let service = IncidentService::new(Arc::new(store), Arc::new(SystemClock));
-    lambda_http::run(sso.layer(router(AppState::new(service, http)))).await
+    let app = sso.layer(router(AppState::new(service, http)));
+    if let Some(warm) = warm {
+        // The warm-up logs its own outcome; whatever it was, the function serves.
+        let _ = warm.await;
+    }
+    lambda_http::run(app).await
 }
 
 /// The key [`warm_up`] reads: no item has it, so the read returns nothing and costs the least a read can.
