@@ -13,7 +13,7 @@ use flare_aws::lambda::FunctionConfig;
 use flare_aws::secrets::Secrets;
 use flare_core::config::Env;
 use flare_core::{IncidentService, SystemClock};
-use flare_poll::{BadRowMail, PollConfig, Poller};
+use flare_poll::{BadRowMail, PollConfig, Poller, TrustRoots};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -22,7 +22,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let secrets = Secrets::from_env(&Env::process()).await?;
     let env = secrets.over_process_env();
     let config = FunctionConfig::from(&env)?;
-    let sources = PollConfig::from_env(&env)?;
+    let mut sources = PollConfig::from_env(&env)?;
+    // The poller reaches only public hosts (it runs outside any VPC), so Mozilla's roots, compiled in, spare
+    // every cold start from parsing the image's trust store. A bundle named by `SSL_CERT_FILE` (a private
+    // authority shipped in a layer, say) is read through the platform's store instead.
+    if env.optional("SSL_CERT_FILE").is_none() {
+        sources.policy.roots = TrustRoots::Public;
+    }
     tracing::info!(sheets = sources.sheets.len(), probes = sources.probes.len(), "poller ready");
 
     let store = flare_aws::DynamoStore::new(flare_aws::dynamodb_client(), config.table);

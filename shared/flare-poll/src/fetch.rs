@@ -17,6 +17,18 @@ use url::{Host, Url};
 /// How many redirects one fetch follows: a sheet's one 307, with room to spare.
 const REDIRECTS_MAX: usize = 5;
 
+/// The certificate authorities an `https` fetch trusts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TrustRoots {
+    /// The machine's trust store, read and parsed when the client is built (`SSL_CERT_FILE` and `SSL_CERT_DIR`
+    /// are honoured): what `flare serve` uses, so an authority the organisation added to the machine is trusted.
+    #[default]
+    Platform,
+    /// Mozilla's root program, compiled in: nothing is read from disk or parsed at start. For the poller on
+    /// Lambda, which reaches only public hosts and would otherwise parse the image's store at every cold start.
+    Public,
+}
+
 /// What a fetch may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchPolicy {
@@ -28,6 +40,7 @@ pub struct FetchPolicy {
     pub allowed_hosts: Vec<String>,
     /// Refuse private, link-local, loopback and other non-public addresses, except on allowed hosts.
     pub deny_private: bool,
+    pub roots: TrustRoots,
 }
 
 impl Default for FetchPolicy {
@@ -37,6 +50,7 @@ impl Default for FetchPolicy {
             max_bytes: 5 * 1024 * 1024,
             allowed_hosts: Vec::new(),
             deny_private: false,
+            roots: TrustRoots::Platform,
         }
     }
 }
@@ -142,6 +156,8 @@ pub enum FetchError {
     TooLarge { max: usize },
     #[error("the request failed")]
     Request(#[source] reqwest::Error),
+    #[error("TLS could not be set up")]
+    Tls(#[source] rustls::Error),
 }
 
 impl FetchError {
@@ -191,6 +207,18 @@ impl<'a> FetchRequest<'a> {
     }
 }
 
+/// TLS that trusts Mozilla's roots as compiled in, over aws-lc (the provider the rest of Flare's TLS uses).
+fn public_tls() -> Result<rustls::ClientConfig, FetchError> {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(FetchError::Tls)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tls)
+}
+
 /// The one HTTP client of the poller.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
@@ -201,7 +229,11 @@ pub struct Fetcher {
 impl Fetcher {
     pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
         let redirect_policy = policy.clone();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if policy.roots == TrustRoots::Public {
+            builder = builder.tls_backend_preconfigured(public_tls()?);
+        }
+        let client = builder
             .user_agent(concat!("flare-poller/", env!("CARGO_PKG_VERSION")))
             .timeout(policy.timeout)
             .connect_timeout(policy.timeout)
@@ -290,6 +322,17 @@ mod tests {
         for ip in ["8.8.8.8", "2a00:1450::1"] {
             assert!(!denied(ip.parse().unwrap()), "{ip}");
         }
+    }
+
+    #[test]
+    fn the_public_trust_store_is_mozillas_compiled_in_and_reqwest_takes_it() {
+        let named = |name: &[u8]| {
+            webpki_roots::TLS_SERVER_ROOTS.iter().any(|root| root.subject.windows(name.len()).any(|w| w == name))
+        };
+        // Let's Encrypt's and Amazon's roots: what published sheets and most probed sites chain to.
+        assert!(named(b"ISRG Root X1") && named(b"Amazon Root CA 1"));
+        // reqwest refuses a rustls configuration of another version than its own when the client is built.
+        assert!(Fetcher::new(FetchPolicy { roots: TrustRoots::Public, ..FetchPolicy::default() }).is_ok());
     }
 
     #[test]

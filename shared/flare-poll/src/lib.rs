@@ -23,7 +23,7 @@ use serde::Serialize;
 use tracing::error;
 
 pub use config::{PollConfig, PollConfigError, Probe, SheetSource};
-pub use fetch::{FetchError, FetchPolicy, Fetcher};
+pub use fetch::{FetchError, FetchPolicy, Fetcher, TrustRoots};
 pub use probe::ProbeReport;
 pub use sheet::SheetReport;
 

@@ -134,7 +134,9 @@ async fn check(fetcher: &Fetcher, probe: &Probe) -> (CheckOutcome, Option<u16>) 
         Err(FetchError::Timeout(t)) => {
             (CheckOutcome::Down(format!("did not answer within {} ms", t.as_millis())), None)
         }
-        Err(e @ (FetchError::Refused(_) | FetchError::TooLarge { .. })) => (CheckOutcome::Down(e.to_string()), None),
+        Err(e @ (FetchError::Refused(_) | FetchError::TooLarge { .. } | FetchError::Tls(_))) => {
+            (CheckOutcome::Down(e.to_string()), None)
+        }
         Err(FetchError::Request(e)) if e.is_connect() => (CheckOutcome::Down("could not connect".into()), None),
         Err(FetchError::Request(_)) => (CheckOutcome::Down("the request failed".into()), None),
     }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use flare_poll::fetch::{FetchError, FetchPolicy, FetchRequest, Fetcher, Refusal};
+use flare_poll::fetch::{FetchError, FetchPolicy, FetchRequest, Fetcher, Refusal, TrustRoots};
 use url::Url;
 
 use crate::support::FixtureServer;
@@ -13,6 +13,7 @@ fn policy(deny_private: bool) -> FetchPolicy {
         max_bytes: 1024,
         allowed_hosts: vec!["127.0.0.1".into(), "localhost".into()],
         deny_private,
+        ..FetchPolicy::default()
     }
 }
 
@@ -35,6 +36,19 @@ async fn a_redirect_to_another_allowed_host_is_followed() {
     let got = Fetcher::new(policy(true)).unwrap().fetch(FetchRequest::get(&url)).await.unwrap();
 
     assert_eq!(got.body, b"Timestamp,Action\n");
+}
+
+#[tokio::test]
+async fn a_fetcher_trusting_the_compiled_in_roots_fetches_and_follows_the_policy_as_the_platforms_does() {
+    let server = FixtureServer::start().await;
+    server.set_sheet("Timestamp,Action\n");
+    let public = Fetcher::new(FetchPolicy { roots: TrustRoots::Public, ..policy(true) }).unwrap();
+
+    let got = public.fetch(FetchRequest::get(&Url::parse(&server.url("/export")).unwrap())).await.unwrap();
+    let e = public.fetch(FetchRequest::get(&Url::parse(&server.url("/to-metadata")).unwrap())).await.unwrap_err();
+
+    assert_eq!(got.body, b"Timestamp,Action\n");
+    assert!(matches!(&e, FetchError::Refused(Refusal::Denied { .. })), "{e:?}");
 }
 
 #[tokio::test]
