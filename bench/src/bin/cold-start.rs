@@ -324,14 +324,15 @@ async fn main() -> anyhow::Result<()> {
 
     println!();
     println!(
-        "| binary | init ms | init ÷ floor | of which warm-up wait ms | init without it ÷ floor | first response ms | \
+        "| binary | init ms | init ÷ floor | of which warm-up wait ms | init beyond the wait ÷ floor | first response ms | \
          init + first ms | peer ÷ this | peak RSS MB | verdict |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     let mut failed = 0;
     for ((case, summary), warm_ups) in cases.iter().zip(&summaries).zip(&warm_ups) {
-        // The warm-up read is init's one wait on the network, by design (see bench/README.md); shown apart so
-        // that what is left is the function's own work against the floor's.
+        // The warm-up read is init's one wait on the network, by design (see bench/README.md); the rest of init
+        // runs while it waits. Shown apart, so that what init takes beyond that round trip is set against the
+        // floor's.
         let (warm_up, without) = match Spread::of(warm_ups) {
             Some(wait) => {
                 (cell(wait), format!("{:.2}×", (summary.init.median - wait.median).max(0.0) / floor.init.median))
