@@ -74,7 +74,8 @@ impl Backend {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TableError {
     #[error(
-        "`{command}` works only on the SQLite database of a self-hosted Flare; on AWS {on_aws}. Leave out --table (and FLARE_TABLE)"
+        "`{command}` works only on the SQLite database of a self-hosted Flare; on AWS {on_aws}. \
+         Leave out --table (and FLARE_TABLE)"
     )]
     SqliteOnly { command: String, on_aws: String },
     #[error("no AWS region: set AWS_REGION, or use a profile that has one (AWS_PROFILE)")]

@@ -44,8 +44,8 @@ pub fn init_logging() {
 }
 
 /// What gets logged: a level (`DEBUG`, Lambda's `FATAL` read as `ERROR`), or `RUST_LOG`-style `target=level`
-/// directives, with INFO for whatever they leave unset; nothing, or nonsense, means INFO. A target filter rather than an env-filter, which would pull a
-/// regex engine into every bootstrap.
+/// directives, with INFO for whatever they leave unset; nothing, or nonsense, means INFO. A target filter rather
+/// than an env-filter, which would pull a regex engine into every bootstrap.
 pub fn log_filter(directives: Option<&str>) -> tracing_subscriber::filter::Targets {
     use tracing_subscriber::filter::{LevelFilter, Targets};
 
