@@ -25,7 +25,9 @@ use aws_types::SdkConfig;
 const MAX_ATTEMPTS: u32 = 3;
 
 /// The root certificates the AWS clients trust: Amazon Root CA 1 to 4 and Starfield Services Root G2, the roots of
-/// Amazon Trust Services. A certificate any other authority issued for an AWS host name is refused.
+/// Amazon Trust Services. A certificate any other authority issued for an AWS host name is refused. The AWS
+/// endpoints of the commercial and GovCloud regions chain to them; the China regions, run apart, are not
+/// covered: a stack there would need their endpoints' roots added to this file.
 pub const AMAZON_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
 
 /// How long one attempt, and one call with its retries, may take against a service.
