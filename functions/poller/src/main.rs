@@ -24,9 +24,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = FunctionConfig::from(&env)?;
     let mut sources = PollConfig::from_env(&env)?;
     // The poller reaches only public hosts (it runs outside any VPC), so Mozilla's roots, compiled in, spare
-    // every cold start from parsing the image's trust store. A bundle named by `SSL_CERT_FILE` (a private
-    // authority shipped in a layer, say) is read through the platform's store instead.
-    if env.optional("SSL_CERT_FILE").is_none() {
+    // every cold start from parsing the image's trust store. Where the function's own environment names a bundle
+    // or a directory of certificates (a private authority shipped in a layer, say), the platform's store reads it.
+    if ["SSL_CERT_FILE", "SSL_CERT_DIR"].iter().all(|name| std::env::var_os(name).is_none()) {
         sources.policy.roots = TrustRoots::Public;
     }
     tracing::info!(sheets = sources.sheets.len(), probes = sources.probes.len(), "poller ready");

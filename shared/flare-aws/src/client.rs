@@ -3,8 +3,8 @@
 //!
 //! - credentials, region and endpoint come from the environment Lambda sets, read once; there is no profile file,
 //!   instance-metadata or STS probing (no `aws-config`), which costs init time and binary size;
-//! - every client of a function's process shares one HTTPS client, so its connection pool and TLS setup are made once
-//!   (a local emulator's clients, in tests and benchmarks, each get their own);
+//! - every client of a function's process shares one HTTPS client, so one connection pool serves them all (a local
+//!   emulator's clients, in tests and benchmarks, each get their own);
 //! - that client trusts only the roots of Amazon Trust Services, compiled in ([`AMAZON_ROOTS`]): AWS endpoints'
 //!   certificates chain to them, and nothing is read from the file system's certificate store at cold start;
 //! - retries and timeouts are explicit, per service ([`Limits`]).
@@ -48,14 +48,18 @@ pub(crate) struct Service {
     pub(crate) limits: Limits,
 }
 
-/// An HTTPS client: rustls on aws-lc, trusting [`AMAZON_ROOTS`]. Its connector is made, and the roots parsed, on
-/// the first request.
+/// An HTTPS client: rustls on aws-lc, trusting [`AMAZON_ROOTS`] only. The SDK builds a connector from it to
+/// check it as each service client is made, and the one it keeps on the first request: each time the five roots
+/// are parsed, which takes microseconds, and no file is read.
 fn https_client() -> SharedHttpClient {
     let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_ROOTS);
+    // `build` only stores the trust store and cannot fail; were it to, failing init is right, and falling back to
+    // the default context would trust every root on the machine.
+    #[allow(clippy::expect_used)]
+    let context = TlsContext::builder().with_trust_store(trust).build().expect("a TLS context over Amazon's roots");
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-        // `build` cannot fail today; were it to, the platform's roots are the safe fallback, not a panic at init.
-        .tls_context(TlsContext::builder().with_trust_store(trust).build().unwrap_or_default())
+        .tls_context(context)
         .build_https()
 }
 
