@@ -144,12 +144,18 @@ async fn keys_create_on_a_table_prints_a_token_the_table_authenticates_with_its_
     assert!(!key.allows(Scope::Admin), "{key:?}");
 }
 
+/// `flare keys create` on the table for one scope: the token it printed, and the id of the key it stored.
+async fn create_key(store: &DynamoStore, name: &str, scope: &str) -> (String, String) {
+    let created = admin(store.table(), &["keys", "create", "--name", name, "--scope", scope], "");
+    let token = text(&created.stdout).trim().to_string();
+    let id = key_of(store, &token).await.id;
+    (token, id)
+}
+
 #[tokio::test]
 async fn keys_list_on_a_table_shows_each_key_by_id_and_never_its_token() {
     let store = table().await;
-    let created = admin(store.table(), &["keys", "create", "--name", "dashboard", "--scope", "incidents:read"], "");
-    let token = text(&created.stdout).trim().to_string();
-    let id = key_of(&store, &token).await.id;
+    let (_, id) = create_key(&store, "dashboard", "incidents:read").await;
 
     let listed = text(&admin(store.table(), &["keys", "list"], "").stdout);
     assert_eq!(listed.trim(), format!("{id}\tdashboard\tincidents:read\tactive"));
@@ -158,9 +164,7 @@ async fn keys_list_on_a_table_shows_each_key_by_id_and_never_its_token() {
 #[tokio::test]
 async fn a_key_revoked_on_a_table_no_longer_authenticates() {
     let store = table().await;
-    let created = admin(store.table(), &["keys", "create", "--name", "monitoring", "--scope", "incidents:write"], "");
-    let token = text(&created.stdout).trim().to_string();
-    let id = key_of(&store, &token).await.id;
+    let (token, id) = create_key(&store, "monitoring", "incidents:write").await;
 
     admin(store.table(), &["keys", "revoke", &id], "");
     let key = key_of(&store, &token).await;
